@@ -1,0 +1,297 @@
+"""Command line interface over the same task functions as the UI.
+
+It never imports Gradio, and imports torch only when the model is a PyTorch model.
+Errors print one line and exit with status 2 (``{"error": ...}`` with ``--json``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from ganstudio import images
+from ganstudio.errors import GanStudioError
+
+EXIT_USER_ERROR = 2
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m ganstudio",
+        description="GAN Studio: generate, interpolate, translate, edit and stylize images with GANs, "
+        "from the built-in models or official checkpoints.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def add_command(name: str, help_text: str, *, image_task: bool = True) -> argparse.ArgumentParser:
+        command = commands.add_parser(name, help=help_text, description=help_text)
+        command.add_argument("--json", action="store_true", help="print a machine-readable result")
+        if image_task:
+            command.add_argument("--model", required=True, help="registry name, checkpoint file or folder, or hf://owner/repo/file[@rev]")
+            command.add_argument("--backend", choices=["auto", "torch", "onnx"], default="auto", help="runtime (default: the model's own format)")
+            command.add_argument("--device", choices=["auto", "cuda", "cpu"], default="auto", help="default: CUDA when present, else CPU")
+        return command
+
+    generate = add_command("generate", "sample images from a generator")
+    generate.add_argument("--seed", type=int, help="first seed (image i uses seed+i); random when omitted")
+    generate.add_argument("--count", type=int, default=1, help="number of images")
+    generate.add_argument("--label", help="class for a conditional model (index or name)")
+    generate.add_argument("--truncation", type=float, help="truncation threshold for latents (e.g. 1.5); off by default")
+    generate.add_argument("--output", required=True, help="a file for one image, or a folder (one PNG per seed)")
+
+    interpolate = add_command("interpolate", "walk the latent space between two seeds")
+    interpolate.add_argument("--seeds", type=int, nargs=2, required=True, metavar=("A", "B"))
+    interpolate.add_argument("--steps", type=int, default=8)
+    interpolate.add_argument("--mode", choices=["lerp", "slerp"], default="slerp")
+    interpolate.add_argument("--label", help="class for a conditional model")
+    interpolate.add_argument("--output", required=True, help="an animated .gif, or a folder of frames")
+
+    translate = add_command("translate", "translate an image with a pix2pix or CycleGAN model")
+    translate.add_argument("--input", required=True)
+    translate.add_argument("--direction", choices=["AtoB", "BtoA"], default="AtoB")
+    translate.add_argument("--max-side", type=int, default=images.DEFAULT_MAX_SIDE, help="cap on the longer side before processing")
+    translate.add_argument("--output", required=True)
+
+    edit = add_command("edit", "edit attributes (StarGAN) or move to a domain with a reference or a seed (StarGAN v2)")
+    edit.add_argument("--input", required=True)
+    target = edit.add_mutually_exclusive_group(required=True)
+    target.add_argument("--attrs", help="StarGAN v1 target attributes: NAME=0|1,... (names or indices 0..c_dim-1)")
+    target.add_argument("--domain", help="StarGAN v2 target domain (index or name)")
+    edit.add_argument("--reference", help="StarGAN v2: take the style of this image")
+    edit.add_argument("--seed", type=int, help="StarGAN v2: take a random style from this seed")
+    edit.add_argument("--max-side", type=int, default=images.DEFAULT_MAX_SIDE)
+    edit.add_argument("--output", required=True)
+
+    stylize = add_command("stylize", "paint an image in a style")
+    stylize.add_argument("--content", required=True)
+    stylize.add_argument("--style", help="style image (arbitrary-style models)")
+    stylize.add_argument("--style-index", type=int, help="built-in style number (multi-style models)")
+    stylize.add_argument("--alpha", type=float, default=1.0, help="strength, 0..1")
+    stylize.add_argument("--preserve-color", action="store_true", help="keep the content's colours")
+    stylize.add_argument("--max-side", type=int, default=images.DEFAULT_MAX_SIDE)
+    stylize.add_argument("--output", required=True)
+
+    add_command("models", "list the models in the registry", image_task=False)
+
+    import_command = add_command("import", "register a checkpoint (file, folder or hf:// address) as a user model", image_task=False)
+    import_command.add_argument("path")
+    import_command.add_argument("--name", help="registry name (default: from the file name)")
+    import_command.add_argument("--overwrite", action="store_true", help="replace a user model of the same name")
+
+    export = add_command("export", "export a model to ONNX (one file per network, plus model.json)", image_task=False)
+    export.add_argument("--model", required=True)
+    export.add_argument("--format", choices=["onnx"], default="onnx")
+    export.add_argument("--output", help="folder (default: the user folder's onnx/<name>)")
+    export.add_argument("--register", action="store_true", help="also register the export as a user model '<name>-onnx'")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
+    args = build_parser().parse_args(argv)
+    started = time.perf_counter()
+    try:
+        result = COMMANDS[args.command](args)
+    except GanStudioError as error:
+        _fail(args, str(error))
+        return EXIT_USER_ERROR
+    except (OSError, ValueError) as error:  # e.g. an output folder that cannot be written
+        _fail(args, f"{type(error).__name__}: {error}")
+        return EXIT_USER_ERROR
+    if args.json:
+        result["seconds"] = round(time.perf_counter() - started, 3)
+        print(json.dumps(result, indent=2))
+    elif result.get("message"):
+        print(result["message"])
+    return 0
+
+
+def _fail(args: argparse.Namespace, message: str) -> None:
+    if getattr(args, "json", False):
+        print(json.dumps({"error": message}))
+    else:
+        print(f"error: {message}", file=sys.stderr)
+
+
+def _registry():
+    from ganstudio.registry import Registry
+
+    return Registry()
+
+
+def _load(args: argparse.Namespace):
+    return _registry().load(args.model, backend=args.backend, device=args.device)
+
+
+def _model_info(model) -> dict:
+    return {"model": model.name, "arch": model.arch, "backend": model.backend, "device": model.device}
+
+
+def _save_images(pictures: list, seeds: list[int], output: str) -> list[str]:
+    """One image to a file; several into a folder, one PNG per seed."""
+    target = Path(output)
+    if len(pictures) == 1 and target.suffix:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        pictures[0].save(target)
+        return [str(target)]
+    target.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for picture, seed in zip(pictures, seeds):
+        path = target / f"seed{seed}.png"
+        picture.save(path)
+        paths.append(str(path))
+    return paths
+
+
+def _save_one(picture, output: str) -> str:
+    target = Path(output)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    picture.save(target)
+    return str(target)
+
+
+def run_generate(args: argparse.Namespace) -> dict:
+    from ganstudio.tasks.generate import generate
+
+    model = _load(args)
+    result = generate(model, seed=args.seed, num_images=args.count, label=args.label, truncation=args.truncation)
+    paths = _save_images(result.images, result.seeds, args.output)
+    return {**_model_info(model), "outputs": paths, "seeds": result.seeds, "label": result.label,
+            "message": f"wrote {len(paths)} image(s) (seeds {result.seeds[0]}..{result.seeds[-1]}) to {args.output}"}
+
+
+def run_interpolate(args: argparse.Namespace) -> dict:
+    from ganstudio.tasks.interpolate import interpolate
+
+    model = _load(args)
+    result = interpolate(model, seeds=tuple(args.seeds), steps=args.steps, mode=args.mode, label=args.label)
+    target = Path(args.output)
+    if target.suffix.lower() == ".gif":
+        paths = [str(images.save_animation(result.frames, target))]
+    else:
+        target.mkdir(parents=True, exist_ok=True)
+        paths = []
+        for index, frame in enumerate(result.frames):
+            frame.save(target / f"frame{index:03d}.png")
+            paths.append(str(target / f"frame{index:03d}.png"))
+    return {**_model_info(model), "outputs": paths, "seeds": list(result.seeds), "steps": args.steps, "mode": args.mode,
+            "message": f"wrote {args.steps} frames ({args.mode}) to {args.output}"}
+
+
+def run_translate(args: argparse.Namespace) -> dict:
+    from ganstudio.tasks.translate import translate
+
+    image = images.open_image(args.input)
+    model = _load(args)
+    output = translate(model, image, direction=args.direction, max_side=args.max_side)
+    path = _save_one(output, args.output)
+    return {**_model_info(model), "outputs": [path], "direction": args.direction, "size": list(output.size),
+            "message": f"wrote {path}"}
+
+
+def parse_attributes(text: str) -> dict[str, float]:
+    """``"Black_Hair=1,Male=0"`` -> ``{"Black_Hair": 1.0, "Male": 0.0}``.
+
+    Raises:
+        GanStudioError: a part is not NAME=VALUE.
+    """
+    attributes: dict[str, float] = {}
+    for part in filter(None, (piece.strip() for piece in text.split(","))):
+        name, sep, value = part.partition("=")
+        try:
+            attributes[name.strip()] = float(value) if sep else 1.0
+        except ValueError:
+            raise GanStudioError(f"bad attribute {part!r}: write NAME=0 or NAME=1, separated by commas.") from None
+    return attributes
+
+
+def run_edit(args: argparse.Namespace) -> dict:
+    from ganstudio.tasks.edit import edit_attributes, edit_domain
+
+    image = images.open_image(args.input)
+    model = _load(args)
+    if args.attrs is not None:
+        if args.reference or args.seed is not None:
+            raise GanStudioError("--reference and --seed go with --domain (StarGAN v2), not with --attrs.")
+        output = edit_attributes(model, image, attributes=parse_attributes(args.attrs), max_side=args.max_side)
+        detail = {"attributes": parse_attributes(args.attrs)}
+    else:
+        if args.reference and args.seed is not None:
+            raise GanStudioError("give either --reference or --seed, not both.")
+        reference = images.open_image(args.reference) if args.reference else None
+        seed = args.seed
+        if reference is None and seed is None:
+            from ganstudio.tasks.generate import random_seed
+
+            seed = random_seed()
+        output = edit_domain(model, image, domain=args.domain, reference=reference, seed=seed)
+        detail = {"domain": args.domain, "reference": args.reference, "seed": seed}
+    path = _save_one(output, args.output)
+    return {**_model_info(model), **detail, "outputs": [path], "message": f"wrote {path}"}
+
+
+def run_stylize(args: argparse.Namespace) -> dict:
+    from ganstudio.tasks.stylize import stylize
+
+    content = images.open_image(args.content)
+    style = images.open_image(args.style) if args.style else None
+    model = _load(args)
+    output = stylize(model, content, style=style, style_index=args.style_index, alpha=args.alpha,
+                     preserve_color=args.preserve_color, max_side=args.max_side)
+    path = _save_one(output, args.output)
+    return {**_model_info(model), "outputs": [path], "size": list(output.size), "message": f"wrote {path}"}
+
+
+def run_models(args: argparse.Namespace) -> dict:
+    registry = _registry()
+    rows = [
+        {"name": e.name, "tasks": list(e.tasks), "arch": e.arch, "format": e.format,
+         "source": e.source, "description": e.description, "user": not _is_bundled(registry, e)}
+        for e in registry.entries()
+    ]
+    width = max((len(row["name"]) for row in rows), default=4)
+    lines = [f"{'name':<{width}}  {'tasks':<18} {'arch':<18} {'format':<11} source"]
+    lines += [f"{r['name']:<{width}}  {','.join(r['tasks']):<18} {r['arch']:<18} {r['format']:<11} {r['source']}" for r in rows]
+    return {"models": rows, "user_dir": str(registry.user_dir), "message": "\n".join(lines)}
+
+
+def _is_bundled(registry, entry) -> bool:
+    return Path(entry.base_dir).resolve() == registry.weights_dir.resolve()
+
+
+def run_import(args: argparse.Namespace) -> dict:
+    registry = _registry()
+    entry = registry.import_model(args.path, name=args.name, overwrite=args.overwrite)
+    return {"name": entry.name, "arch": entry.arch, "tasks": list(entry.tasks), "files": entry.files,
+            "config": entry.config, "message": f"imported '{entry.name}' ({entry.arch}, {', '.join(entry.tasks)})"}
+
+
+def run_export(args: argparse.Namespace) -> dict:
+    from ganstudio.export import export_onnx
+
+    registry = _registry()
+    model = registry.load(args.model, backend="torch", device="cpu")
+    target = Path(args.output) if args.output else registry.user_dir / "onnx" / model.name
+    entry = export_onnx(model, target)
+    if args.register:
+        registry.register(entry.with_updates(
+            base_dir="", files={role: str((target / path).resolve()) for role, path in entry.files.items()}))
+    return {"name": entry.name, "folder": str(target), "files": entry.files, "metrics": entry.metrics,
+            "message": f"exported {len(entry.files)} network(s) to {target} (parity {entry.metrics})"}
+
+
+COMMANDS = {
+    "generate": run_generate,
+    "interpolate": run_interpolate,
+    "translate": run_translate,
+    "edit": run_edit,
+    "stylize": run_stylize,
+    "models": run_models,
+    "import": run_import,
+    "export": run_export,
+}

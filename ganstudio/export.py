@@ -1,0 +1,112 @@
+"""ONNX export of any PyTorch model in the registry, with a parity check against PyTorch.
+
+A model exports as a folder: one ``<network>.onnx`` per network (CycleGAN's two
+generators, StarGAN v2's generator + mapping network + style encoder, ...) and a
+``model.json`` manifest entry that the registry loads as an ONNX model. Each ONNX
+file also carries the entry in its metadata, so a lone file still describes itself.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+from ganstudio.errors import BackendError
+from ganstudio.manifest import ModelEntry
+from ganstudio.registry import LoadedModel, read_model_json
+
+OPSET = 17
+PARITY_TOLERANCE = 1e-3
+
+
+def export_onnx(model: LoadedModel, target_dir: str | os.PathLike, *, source: str = "", check: bool = True) -> ModelEntry:
+    """Export every network of a PyTorch model to ``target_dir`` and return its ONNX entry.
+
+    Batch is dynamic; height and width are dynamic unless the network takes a fixed size.
+
+    Raises:
+        BackendError: the model is not a PyTorch model, or ONNX Runtime disagrees with PyTorch.
+    """
+    import torch
+
+    from ganstudio.models import get_architecture
+
+    if model.backend != "torch":
+        raise BackendError(f"model '{model.name}' is already an ONNX model.")
+    arch = get_architecture(model.arch)
+    config = arch.Config(**model.config)
+    target = Path(target_dir)
+    target.mkdir(parents=True, exist_ok=True)
+    files: dict[str, str] = {}
+    parity: dict[str, float] = {}
+    fixed = model.preprocessing.get("fixed_size") is not None
+    for name, network in model.networks.items():
+        module = network.module.to("cpu")
+        inputs = arch.example_inputs(config, name if arch.CONTAINER else "G", batch=1)
+        dynamic = {input_name: _dynamic_axes(tensor, fixed) for input_name, tensor in inputs.items()}
+        dynamic["output"] = {0: "batch"} if fixed else {0: "batch", 2: "height", 3: "width"}
+        path = target / f"{name}.onnx"
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            torch.onnx.export(
+                module, tuple(inputs.values()), str(path), dynamo=False, opset_version=OPSET,
+                input_names=list(inputs), output_names=["output"], dynamic_axes=dynamic,
+            )
+        files[name] = path.name
+        if check:
+            parity[name] = check_parity(module, path, inputs)
+        network.module.to(network.device)
+    entry = ModelEntry(
+        name=f"{model.name}-onnx" if not model.name.endswith("-onnx") else model.name,
+        arch=model.arch, tasks=model.entry.tasks, format="onnx", files=files,
+        config=dict(model.config), preprocessing=dict(model.preprocessing), labels=tuple(model.labels),
+        source=source or model.entry.source or model.name,
+        description=f"ONNX export of {model.name}.", metrics={"onnx_parity_max_abs_diff": parity} if parity else {},
+    )
+    for name in files:
+        _write_metadata(target / files[name], entry, network=name)
+    (target / "model.json").write_text(json.dumps(entry.to_json(), indent=1), encoding="utf-8")
+    return read_model_json(target / "model.json")
+
+
+def _dynamic_axes(tensor, fixed_size: bool) -> dict[int, str]:
+    axes = {0: "batch"}
+    if tensor.dim() == 4 and tensor.shape[2] > 1 and not fixed_size:
+        axes.update({2: "height", 3: "width"})
+    return axes
+
+
+def check_parity(module, path: Path, inputs: dict) -> float:
+    """Max abs difference between PyTorch and ONNX Runtime on the same inputs.
+
+    Raises:
+        BackendError: the difference exceeds PARITY_TOLERANCE.
+    """
+    import torch
+
+    from ganstudio.runtime import OnnxNetwork
+
+    with torch.inference_mode():
+        expected = module(*inputs.values()).float().numpy()
+    actual = OnnxNetwork(path, "cpu")(*(tensor.numpy() for tensor in inputs.values()))
+    difference = float(np.max(np.abs(expected - actual)))
+    if not difference <= PARITY_TOLERANCE:
+        raise BackendError(f"ONNX export of '{path.name}' differs from PyTorch by {difference:.2e} (limit {PARITY_TOLERANCE}).")
+    return difference
+
+
+def _write_metadata(path: Path, entry: ModelEntry, *, network: str) -> None:
+    import onnx
+
+    proto = onnx.load(str(path))
+    description = {**entry.to_json(), "network": network}
+    for key in ("files", "name", "source", "metrics"):
+        description.pop(key, None)
+    prop = proto.metadata_props.add()
+    prop.key, prop.value = "ganstudio", json.dumps(description)
+    onnx.save(proto, str(path))
+

@@ -1,0 +1,279 @@
+"""Images in and out: decoding with limits, PIL <-> arrays as the official scripts do, sizes, GIFs.
+
+Everything that turns pixels into numbers (and back) lives here, so tasks and the UI
+hold no array maths. Arrays are float32 NCHW, as the networks take them.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from ganstudio.errors import ImageError
+
+# 64 megapixels: an 8000x8000 photo still opens; a decompression bomb does not.
+DEFAULT_MAX_PIXELS = 64_000_000
+MIN_SIDE = 8
+DEFAULT_MAX_SIDE = 1024
+
+ImageSource = str | os.PathLike | bytes | Image.Image | np.ndarray
+
+
+def open_image(source: ImageSource, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> Image.Image:
+    """Decode an image to 8-bit RGB, refusing what is not an image, too small or too large.
+
+    The size is checked from the header, before the pixels are decoded. Transparency is
+    composited over white, 16-bit images are scaled to 8 bits, EXIF rotation is applied.
+
+    Raises:
+        ImageError: the input is not a readable image, or its size is out of bounds.
+    """
+    name = _describe(source)
+    if isinstance(source, np.ndarray):
+        image = array_to_pil(source)
+    elif isinstance(source, Image.Image):
+        image = source
+    else:
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("error", Image.DecompressionBombWarning)
+                image = Image.open(io.BytesIO(source) if isinstance(source, bytes) else source)
+        except FileNotFoundError:
+            raise ImageError(f"image '{name}' does not exist.") from None
+        except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+            raise ImageError(f"image '{name}' is too large to open safely (over {max_pixels:,} pixels).") from None
+        except (UnidentifiedImageError, OSError, ValueError) as exc:
+            raise ImageError(f"'{name}' is not an image this app can read ({exc}). Use a PNG, JPEG or WebP file.") from None
+    width, height = image.size
+    if width * height > max_pixels:
+        raise ImageError(
+            f"image '{name}' is {width}x{height} ({width * height / 1e6:.0f} MP), over the limit of "
+            f"{max_pixels / 1e6:.0f} MP. Resize it first."
+        )
+    if min(width, height) < MIN_SIDE:
+        raise ImageError(f"image '{name}' is {width}x{height}; both sides need at least {MIN_SIDE} pixels.")
+    try:
+        image = ImageOps.exif_transpose(image)
+        return _to_rgb8(image)
+    except (OSError, ValueError, SyntaxError) as exc:
+        raise ImageError(f"image '{name}' is damaged or truncated ({exc}). Save it again and retry.") from None
+
+
+def _describe(source: ImageSource) -> str:
+    if isinstance(source, (str, os.PathLike)):
+        return str(source)
+    return f"<{type(source).__name__}>"
+
+
+def _to_rgb8(image: Image.Image) -> Image.Image:
+    mode = image.mode
+    if mode in ("I;16", "I;16B", "I;16L", "I", "F"):
+        array = np.asarray(image, dtype=np.float64)
+        # 16-bit data spans 0..65535; scale it down, don't clip it.
+        scale = 257.0 if array.max(initial=0) > 255 else 1.0
+        image = Image.fromarray(np.clip(np.round(array / scale), 0, 255).astype(np.uint8), mode="L")
+    if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
+        rgba = image.convert("RGBA")
+        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        image = Image.alpha_composite(background, rgba)
+    if image.mode != "RGB":
+        image = image.convert("RGB")
+    image.load()
+    return image
+
+
+def array_to_pil(array: np.ndarray) -> Image.Image:
+    """An HxW or HxWxC uint8 (or 0..1 float) array as a PIL image."""
+    array = np.asarray(array)
+    if array.dtype != np.uint8:
+        if np.issubdtype(array.dtype, np.floating) and array.max(initial=0) <= 1.0:
+            array = array * 255.0
+        array = np.clip(np.round(array), 0, 255).astype(np.uint8)
+    if array.ndim == 3 and array.shape[2] == 1:
+        array = array[:, :, 0]
+    return Image.fromarray(array)
+
+
+def image_to_array(image: Image.Image, value_range: Sequence[float] = (-1.0, 1.0)) -> np.ndarray:
+    """A PIL RGB image as a 1x3xHxW float32 array in ``value_range``.
+
+    Mirrors torchvision's ``ToTensor`` (divide by 255) followed by the official scripts'
+    ``Normalize(0.5, 0.5)`` (for -1..1) or ``mul(255)`` (for 0..255), in the same order.
+    """
+    unit = np.asarray(image, dtype=np.uint8).astype(np.float32) / np.float32(255.0)
+    low, high = (float(v) for v in value_range)
+    if (low, high) == (-1.0, 1.0):
+        scaled = (unit - np.float32(0.5)) / np.float32(0.5)
+    elif (low, high) == (0.0, 1.0):
+        scaled = unit
+    else:
+        scaled = unit * np.float32(high - low) + np.float32(low)
+    return np.ascontiguousarray(scaled.transpose(2, 0, 1)[None])
+
+
+def array_to_image(array: np.ndarray, value_range: Sequence[float] = (-1.0, 1.0), rounding: str = "round") -> Image.Image:
+    """A 3xHxW (or 1x3xHxW) float array in ``value_range`` as a PIL RGB image.
+
+    ``rounding="truncate"`` is junyanz's ``tensor2im`` and fast neural style's ``save_image``
+    (scale, clamp, cast); ``"round"`` is torchvision's ``save_image`` (scale, +0.5, clamp, cast).
+    """
+    array = np.asarray(array, dtype=np.float32)
+    if array.ndim == 4:
+        array = array[0]
+    low, high = (float(v) for v in value_range)
+    if high - low == 255.0:
+        pixels = array - np.float32(low)
+    elif (low, high) == (-1.0, 1.0):
+        pixels = (array + np.float32(1.0)) / np.float32(2.0) * np.float32(255.0)
+    else:
+        pixels = (array - np.float32(low)) / np.float32(high - low) * np.float32(255.0)
+    if rounding == "round":
+        pixels = pixels + np.float32(0.5)
+    elif rounding != "truncate":
+        raise ValueError(f"rounding must be 'round' or 'truncate', not {rounding!r}")
+    pixels = np.clip(pixels, 0, 255).astype(np.uint8)
+    if pixels.shape[0] == 1:
+        pixels = np.repeat(pixels, 3, axis=0)
+    return Image.fromarray(np.ascontiguousarray(pixels.transpose(1, 2, 0)))
+
+
+def valid_size(width: int, height: int, *, multiple: int | None, max_side: int | None = DEFAULT_MAX_SIDE) -> tuple[int, int]:
+    """The processing size for an image: its own size, capped at ``max_side``, rounded to ``multiple``.
+
+    A side is rounded to the nearest multiple (never below one multiple), so a size that is
+    already valid comes back unchanged.
+    """
+    scale = 1.0
+    if max_side and max(width, height) > max_side:
+        scale = max_side / max(width, height)
+    new_w, new_h = max(1, round(width * scale)), max(1, round(height * scale))
+    if multiple and multiple > 1:
+        new_w = max(multiple, round(new_w / multiple) * multiple)
+        new_h = max(multiple, round(new_h / multiple) * multiple)
+    return new_w, new_h
+
+
+def fit_image(image: Image.Image, *, multiple: int | None, max_side: int | None = DEFAULT_MAX_SIDE,
+              fixed_size: int | None = None) -> Image.Image:
+    """Resize (bicubic, as junyanz's test.py) to a size the network takes; no resampling when already valid."""
+    if fixed_size:
+        size = (fixed_size, fixed_size)
+    else:
+        size = valid_size(*image.size, multiple=multiple, max_side=max_side)
+    if size == image.size:
+        return image
+    return image.resize(size, Image.BICUBIC)
+
+
+def resize_image(image: Image.Image, size: tuple[int, int]) -> Image.Image:
+    """Resize with Lanczos (for results shown at the user's size); no-op when the size matches."""
+    return image if image.size == tuple(size) else image.resize(tuple(size), Image.LANCZOS)
+
+
+def make_grid(images: Sequence[Image.Image], *, columns: int | None = None, padding: int = 2) -> Image.Image:
+    """Tile same-sized images on a white background, left to right, top to bottom."""
+    if not images:
+        raise ImageError("no images to put in a grid.")
+    columns = columns or min(len(images), 8)
+    rows = -(-len(images) // columns)
+    width, height = images[0].size
+    grid = Image.new("RGB", (columns * (width + padding) + padding, rows * (height + padding) + padding), "white")
+    for index, image in enumerate(images):
+        row, column = divmod(index, columns)
+        grid.paste(resize_image(image, (width, height)), (padding + column * (width + padding), padding + row * (height + padding)))
+    return grid
+
+
+def save_animation(frames: Sequence[Image.Image], path: str | os.PathLike, *, duration_ms: int = 100,
+                   bounce: bool = True) -> Path:
+    """Write frames as an animated GIF that plays forward then back (``bounce``) and loops."""
+    if not frames:
+        raise ImageError("no frames to animate.")
+    sequence = list(frames) + (list(frames[-2:0:-1]) if bounce else [])
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sequence[0].save(path, save_all=True, append_images=sequence[1:], duration=duration_ms, loop=0)
+    return path
+
+
+def latents_from_seeds(seeds: Sequence[int], dim: int, *, truncation: float | None = None) -> np.ndarray:
+    """One standard-normal latent per seed (N x dim, float32); each depends on its own seed only.
+
+    With ``truncation`` (a threshold, as in BigGAN's truncation trick), values beyond it are redrawn.
+    """
+    latents = np.empty((len(seeds), dim), dtype=np.float32)
+    for row, seed in enumerate(seeds):
+        rng = np.random.default_rng(int(seed))
+        z = rng.standard_normal(dim)
+        if truncation is not None and truncation > 0:
+            outside = np.abs(z) > truncation
+            while outside.any():
+                z[outside] = rng.standard_normal(int(outside.sum()))
+                outside = np.abs(z) > truncation
+        latents[row] = z
+    return latents
+
+
+def interpolate_latents(start: np.ndarray, end: np.ndarray, steps: int, *, mode: str = "lerp") -> np.ndarray:
+    """``steps`` latents from ``start`` to ``end`` inclusive, linear (``lerp``) or spherical (``slerp``)."""
+    if steps < 2:
+        raise ValueError("interpolation needs at least 2 steps.")
+    weights = np.linspace(0.0, 1.0, steps, dtype=np.float64)[:, None]
+    start64, end64 = start.astype(np.float64).ravel(), end.astype(np.float64).ravel()
+    if mode == "lerp":
+        path = (1 - weights) * start64 + weights * end64
+    elif mode == "slerp":
+        cos = np.dot(start64, end64) / (np.linalg.norm(start64) * np.linalg.norm(end64) + 1e-12)
+        omega = np.arccos(np.clip(cos, -1.0, 1.0))
+        if omega < 1e-6:  # nearly parallel: slerp degenerates to lerp
+            path = (1 - weights) * start64 + weights * end64
+        else:
+            path = (np.sin((1 - weights) * omega) * start64 + np.sin(weights * omega) * end64) / np.sin(omega)
+    else:
+        raise ValueError(f"mode must be 'lerp' or 'slerp', not {mode!r}")
+    return path.astype(np.float32).reshape((steps, *start.shape))
+
+
+def keep_colors(stylized: Image.Image, original: Image.Image) -> Image.Image:
+    """The stylized image's brightness with the original's colours (YCbCr luminance transfer)."""
+    luminance, _, _ = stylized.convert("YCbCr").split()
+    _, blue, red = resize_image(original, stylized.size).convert("YCbCr").split()
+    return Image.merge("YCbCr", (luminance, blue, red)).convert("RGB")
+
+
+def blend_images(original: Image.Image, result: Image.Image, strength: float) -> Image.Image:
+    """``strength`` of the result over the original (1 = the result alone)."""
+    if strength >= 1.0:
+        return result
+    return Image.blend(resize_image(original, result.size), result, float(strength))
+
+
+def fit_within(image: Image.Image, max_side: int | None) -> Image.Image:
+    """Shrink (Lanczos) so the longer side is at most ``max_side``; smaller images are untouched."""
+    if not max_side or max(image.size) <= max_side:
+        return image
+    scale = max_side / max(image.size)
+    size = (max(MIN_SIDE, round(image.width * scale)), max(MIN_SIDE, round(image.height * scale)))
+    return image.resize(size, Image.LANCZOS)
+
+
+def center_square(image: Image.Image, side: int) -> Image.Image:
+    """The largest centred square, resized (Lanczos) to ``side``."""
+    short = min(image.size)
+    left, top = (image.width - short) // 2, (image.height - short) // 2
+    return image.crop((left, top, left + short, top + short)).resize((side, side), Image.LANCZOS)
+
+
+def pad_reflect(array: np.ndarray, *, height: int, width: int, channels_last: bool = False) -> np.ndarray:
+    """Reflect-pad a batch (NCHW, or NHWC with ``channels_last``) at the bottom and right to ``height`` x ``width``."""
+    if channels_last:
+        pad = ((0, 0), (0, height - array.shape[1]), (0, width - array.shape[2]), (0, 0))
+    else:
+        pad = ((0, 0), (0, 0), (0, height - array.shape[2]), (0, width - array.shape[3]))
+    return np.pad(array, pad, mode="reflect") if any(p[1] for p in pad) else array

@@ -1,0 +1,95 @@
+"""Model manifest: what models exist, where their files come from, how to run them.
+
+Plain data, standard library only. ``weights/manifest.json`` lists the bundled models;
+a second manifest in the user models folder lists imported and fine-tuned ones.
+The file holds one model per line so that diffs stay readable.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import asdict, dataclass, field, fields, replace
+from pathlib import Path
+
+from ganstudio.errors import CheckpointError
+
+FORMATS = ("pytorch", "safetensors", "onnx")
+TASKS = ("generate", "translate", "edit", "stylize")
+
+
+@dataclass(frozen=True)
+class ModelEntry:
+    """One model: its name, what it does, its architecture and the files that hold it.
+
+    ``files`` maps a role to a source: "G" for one generator, "G_A"/"G_B" for the two
+    directions of a CycleGAN, "vgg"/"decoder" for AdaIN, a network name for an ONNX set.
+    A source is a path (relative to the manifest's folder, or absolute), a Hugging Face
+    file ``hf://owner/repo/path/in/repo[@revision]``, or a file inside an installed
+    package ``package://package_name/path/in/package``.
+    """
+
+    name: str
+    arch: str
+    tasks: tuple[str, ...]
+    format: str
+    files: dict[str, str]
+    config: dict = field(default_factory=dict)
+    preprocessing: dict = field(default_factory=dict)
+    labels: tuple[str, ...] = ()
+    source: str = ""
+    description: str = ""
+    metrics: dict = field(default_factory=dict)
+    base_dir: str = field(default="", compare=False)
+
+    def to_json(self) -> dict:
+        data = asdict(self)
+        data.pop("base_dir")
+        data["tasks"] = list(self.tasks)
+        data["labels"] = list(self.labels)
+        return {k: v for k, v in data.items() if v not in ({}, [], "")}
+
+    @classmethod
+    def from_json(cls, data: dict, *, base_dir: str | os.PathLike = "") -> ModelEntry:
+        known = {f.name for f in fields(cls)} - {"base_dir"}
+        missing = {"name", "arch", "tasks", "format", "files"} - set(data)
+        if missing:
+            raise CheckpointError(f"manifest entry {data.get('name', '?')!r} lacks {', '.join(sorted(missing))}.")
+        if data["format"] not in FORMATS:
+            raise CheckpointError(f"manifest entry {data['name']!r}: format must be one of {', '.join(FORMATS)}.")
+        values = {k: v for k, v in data.items() if k in known}
+        values["tasks"] = tuple(values["tasks"])
+        values["labels"] = tuple(values.get("labels", ()))
+        return cls(**values, base_dir=str(base_dir))
+
+    def with_updates(self, **changes) -> ModelEntry:
+        return replace(self, **changes)
+
+
+def read_manifest(path: str | os.PathLike) -> list[ModelEntry]:
+    """The entries of a manifest file, in order (an absent file is an empty manifest).
+
+    Raises:
+        CheckpointError: the file is not valid JSON or an entry is incomplete.
+    """
+    path = Path(path)
+    if not path.is_file():
+        return []
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise CheckpointError(f"manifest '{path}' is not valid JSON ({exc}). Fix or delete it.") from exc
+    return [ModelEntry.from_json(item, base_dir=path.parent) for item in data.get("models", [])]
+
+
+def write_manifest(path: str | os.PathLike, entries: list[ModelEntry]) -> None:
+    """Write entries atomically, one model per line."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lines = ",\n".join("    " + json.dumps(entry.to_json(), sort_keys=False) for entry in entries)
+    text = '{\n  "models": [\n' + lines + ("\n" if lines else "") + "  ]\n}\n"
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".manifest.", suffix=".tmp")
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(text)
+    os.replace(tmp, path)

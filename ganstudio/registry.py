@@ -1,0 +1,575 @@
+"""The model registry: turns a name, a path or a hub address into a loaded, runnable model.
+
+Sources a model can come from:
+- a name listed in ``weights/manifest.json`` (bundled) or in the user manifest (imported);
+- a checkpoint file or folder on disk, in an official layout (recognised from its keys);
+- ``hf://owner/repo/path/in/repo[@revision]``, through ``huggingface_hub`` and its cache;
+- ``package://package_name/path``, a file shipped inside an installed Python package.
+
+Loading is lazy and cached: a model is read once per backend and device, and at most
+``max_loaded`` stay in memory (least recently used goes first).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib.resources
+import json
+import logging
+import os
+import re
+import shutil
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ganstudio.errors import BackendError, CheckpointError, GanStudioError, ModelNotFoundError, WrongTaskError
+from ganstudio.manifest import ModelEntry, read_manifest, write_manifest
+from ganstudio.runtime import Device, Network
+
+logger = logging.getLogger(__name__)
+
+PACKAGE_ROOT = Path(__file__).resolve().parent
+DEFAULT_WEIGHTS_DIR = Path(os.environ.get("GANSTUDIO_WEIGHTS", PACKAGE_ROOT.parent / "weights"))
+DEFAULT_MAX_LOADED = int(os.environ.get("GANSTUDIO_MAX_LOADED_MODELS", "4"))
+
+DEFAULT_PREPROCESSING = {
+    "input_range": [-1.0, 1.0],
+    "output_range": [-1.0, 1.0],
+    "output_rounding": "round",
+    "size_multiple": None,
+    "fixed_size": None,
+}
+
+
+def default_user_dir() -> Path:
+    """Where imported and fine-tuned models live: ``$GANSTUDIO_HOME`` or ``~/.cache/ganstudio``."""
+    return Path(os.environ.get("GANSTUDIO_HOME", Path.home() / ".cache" / "ganstudio"))
+
+
+@dataclass
+class LoadedModel:
+    """A model ready to run: its entry, its networks by name, its config and image conventions."""
+
+    entry: ModelEntry
+    networks: dict[str, Network]
+    config: dict
+    preprocessing: dict
+    backend: str
+    device: str
+    labels: tuple[str, ...] = ()
+    extras: dict = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        return self.entry.name
+
+    @property
+    def arch(self) -> str:
+        return self.entry.arch
+
+    def network(self, name: str) -> Network:
+        try:
+            return self.networks[name]
+        except KeyError:
+            raise WrongTaskError(
+                f"model '{self.name}' has no '{name}' network (it has: {', '.join(self.networks)})."
+            ) from None
+
+    def require_task(self, task: str) -> None:
+        """Raise a clear error when this model cannot do ``task``."""
+        if task not in self.entry.tasks:
+            raise WrongTaskError(
+                f"model '{self.name}' ({self.arch}) is for {', '.join(self.entry.tasks) or 'training only'}, not {task}. "
+                f"Run `python -m ganstudio models` to see which models do {task}."
+            )
+
+
+class Registry:
+    """Bundled and user models, resolved by name, path or address, loaded on demand."""
+
+    def __init__(self, weights_dir: str | os.PathLike | None = None, user_dir: str | os.PathLike | None = None,
+                 *, max_loaded: int = DEFAULT_MAX_LOADED):
+        self.weights_dir = Path(weights_dir) if weights_dir else DEFAULT_WEIGHTS_DIR
+        self.user_dir = Path(user_dir) if user_dir else default_user_dir()
+        self.max_loaded = max(1, max_loaded)
+        self._loaded: OrderedDict[tuple, LoadedModel] = OrderedDict()
+        self._lock = threading.RLock()
+
+    # -- listing ---------------------------------------------------------------
+
+    @property
+    def user_manifest_path(self) -> Path:
+        return self.user_dir / "manifest.json"
+
+    def entries(self, task: str | None = None) -> list[ModelEntry]:
+        """Every known model, bundled first; user models with a bundled model's name are skipped."""
+        bundled = read_manifest(self.weights_dir / "manifest.json")
+        names = {entry.name for entry in bundled}
+        user = [entry for entry in read_manifest(self.user_manifest_path) if entry.name not in names]
+        everything = bundled + user
+        return [entry for entry in everything if task is None or task in entry.tasks]
+
+    def names(self, task: str | None = None) -> list[str]:
+        return [entry.name for entry in self.entries(task)]
+
+    def get(self, name: str) -> ModelEntry:
+        """The manifest entry called ``name``.
+
+        Raises:
+            ModelNotFoundError: no model has that name.
+        """
+        for entry in self.entries():
+            if entry.name == name:
+                return entry
+        known = ", ".join(self.names()) or "none"
+        raise ModelNotFoundError(
+            f"model '{name}' not found. Known: {known}. Run `python -m ganstudio models` to list them, "
+            "or pass a checkpoint path or an hf:// address."
+        )
+
+    # -- resolving -------------------------------------------------------------
+
+    def resolve(self, spec: str | os.PathLike | ModelEntry) -> ModelEntry:
+        """A manifest entry for a name, a checkpoint file or folder, or an ``hf://`` address.
+
+        Raises:
+            ModelNotFoundError: nothing answers to ``spec``.
+            CheckpointError: the file exists but is not a checkpoint this app knows.
+        """
+        if isinstance(spec, ModelEntry):
+            return spec
+        text = str(spec)
+        if text.startswith("hf://"):
+            return detect_model(resolve_source(text), source=text)
+        if text.startswith("package://"):
+            return detect_model(resolve_source(text), source=text)
+        names = {entry.name: entry for entry in self.entries()}
+        if text in names:
+            return names[text]
+        path = Path(text).expanduser()
+        if path.exists():
+            return detect_model(path)
+        self.get(text)  # raises ModelNotFoundError with the list of names
+        raise AssertionError("unreachable")
+
+    # -- loading ---------------------------------------------------------------
+
+    def load(self, spec: str | os.PathLike | ModelEntry, *, backend: str = "auto", device: Device = "auto") -> LoadedModel:
+        """Resolve and load a model once per (model, backend, device); later calls hit the cache.
+
+        ``backend`` is "torch", "onnx" or "auto" (the model's own format). A PyTorch model asked
+        for with "onnx" is exported once into the user folder's ONNX cache.
+        """
+        entry = self.resolve(spec)
+        chosen = backend if backend != "auto" else ("onnx" if entry.format == "onnx" else "torch")
+        key = (entry.name, entry.base_dir, tuple(sorted(entry.files.items())), chosen, device)
+        with self._lock:
+            if key in self._loaded:
+                self._loaded.move_to_end(key)
+                return self._loaded[key]
+            if chosen == "onnx":
+                if entry.format != "onnx":
+                    entry = self._onnx_entry_for(entry)
+                model = load_onnx_model(entry, device=device)
+            elif chosen == "torch":
+                if entry.format == "onnx":
+                    raise BackendError(
+                        f"model '{entry.name}' exists only as ONNX; run it with the ONNX Runtime backend (--backend onnx)."
+                    )
+                model = load_torch_model(entry, device=device)
+            else:
+                raise BackendError(f"backend must be 'torch', 'onnx' or 'auto', not {backend!r}.")
+            self._loaded[key] = model
+            while len(self._loaded) > self.max_loaded:
+                self._loaded.popitem(last=False)
+            return model
+
+    def loaded_names(self) -> list[str]:
+        with self._lock:
+            return [model.name for model in self._loaded.values()]
+
+    def _onnx_entry_for(self, entry: ModelEntry) -> ModelEntry:
+        from ganstudio.export import export_onnx
+
+        target = self.user_dir / "onnx" / _safe_name(entry.name)
+        manifest_file = target / "model.json"
+        if manifest_file.is_file():
+            cached = read_model_json(manifest_file)
+            if cached.source == _source_fingerprint(entry):
+                return cached
+        torch_model = self.load(entry, backend="torch", device="cpu")
+        return export_onnx(torch_model, target, source=_source_fingerprint(entry))
+
+    # -- importing -------------------------------------------------------------
+
+    def import_model(self, path: str | os.PathLike, *, name: str | None = None, overwrite: bool = False) -> ModelEntry:
+        """Copy a checkpoint (file, folder or hf:// address) into the user folder as safetensors and register it.
+
+        Raises:
+            CheckpointError: the checkpoint cannot be read or does not fit its architecture.
+            GanStudioError: the name is taken (pass ``overwrite=True`` to replace a user model).
+        """
+        detected = self.resolve(str(path))
+        model_name = _safe_name(name or detected.name)
+        existing = {entry.name: entry for entry in self.entries()}
+        bundled = {entry.name for entry in read_manifest(self.weights_dir / "manifest.json")}
+        if model_name in bundled or (model_name in existing and not overwrite):
+            raise GanStudioError(
+                f"a model called '{model_name}' already exists. Choose another name with --name"
+                + ("" if model_name in bundled else ", or replace it with --overwrite") + "."
+            )
+        folder = self.user_dir / "models" / model_name
+        if detected.format == "onnx":
+            entry = _copy_onnx(detected, folder, model_name)
+        else:
+            entry = _save_as_safetensors(detected, folder, model_name)
+        user_entries = [e for e in read_manifest(self.user_manifest_path) if e.name != model_name]
+        write_manifest(self.user_manifest_path, [*user_entries, entry.with_updates(base_dir="")])
+        return self.get(model_name)
+
+    def register(self, entry: ModelEntry) -> ModelEntry:
+        """Add or replace an entry in the user manifest (files relative to the user folder)."""
+        user_entries = [e for e in read_manifest(self.user_manifest_path) if e.name != entry.name]
+        write_manifest(self.user_manifest_path, [*user_entries, entry])
+        return self.get(entry.name)
+
+    def remove(self, name: str) -> None:
+        """Delete a user model (bundled models cannot be removed)."""
+        user_entries = read_manifest(self.user_manifest_path)
+        if name not in {e.name for e in user_entries}:
+            raise ModelNotFoundError(f"'{name}' is not a user model; only imported or fine-tuned models can be removed.")
+        write_manifest(self.user_manifest_path, [e for e in user_entries if e.name != name])
+        shutil.rmtree(self.user_dir / "models" / name, ignore_errors=True)
+        with self._lock:
+            for key in [k for k in self._loaded if k[0] == name]:
+                del self._loaded[key]
+
+
+# -- sources ---------------------------------------------------------------------
+
+def resolve_source(source: str, base_dir: str | os.PathLike = "") -> Path:
+    """A local path for a manifest source (relative path, absolute path, hf:// or package://).
+
+    Raises:
+        ModelNotFoundError: the file is not there, not cached (offline), or its package is missing.
+    """
+    if source.startswith("hf://"):
+        return _resolve_hub(source)
+    if source.startswith("package://"):
+        return _resolve_package(source)
+    path = Path(source).expanduser()
+    if not path.is_absolute() and base_dir:
+        path = Path(base_dir) / path
+    if not path.exists():
+        raise ModelNotFoundError(f"model file '{path}' is missing. Restore it, or run the training script that makes it.")
+    return path
+
+
+def parse_hub_address(address: str) -> tuple[str, str, str | None]:
+    """``hf://owner/repo/path/in/repo@rev`` -> (repo_id, path, revision)."""
+    body = address.removeprefix("hf://")
+    revision = None
+    if "@" in body:
+        body, revision = body.rsplit("@", 1)
+    parts = body.strip("/").split("/")
+    if len(parts) < 3:
+        raise ModelNotFoundError(
+            f"'{address}' is not a hub address of a file; write hf://owner/repo/path/to/file[@revision]."
+        )
+    return "/".join(parts[:2]), "/".join(parts[2:]), revision
+
+
+def _resolve_hub(address: str) -> Path:
+    from huggingface_hub import constants, hf_hub_download, snapshot_download
+    from huggingface_hub.errors import EntryNotFoundError, LocalEntryNotFoundError, RepositoryNotFoundError
+
+    repo_id, path, revision = parse_hub_address(address)
+    try:
+        if Path(path).suffix:
+            return Path(hf_hub_download(repo_id, path, revision=revision))
+        folder = snapshot_download(repo_id, revision=revision, allow_patterns=[f"{path}/*"])
+        return Path(folder) / path
+    except LocalEntryNotFoundError:
+        raise ModelNotFoundError(
+            f"'{address}' is not in the local Hugging Face cache ({constants.HF_HUB_CACHE}) and the Hub cannot be "
+            f"reached. On a connected machine run `hf download {repo_id} {path}` and copy the cache folder here, "
+            "or download the file and pass its path instead."
+        ) from None
+    except (EntryNotFoundError, RepositoryNotFoundError) as exc:
+        raise ModelNotFoundError(f"'{address}' does not exist on the Hub ({type(exc).__name__}). Check the address.") from None
+
+
+def _resolve_package(address: str) -> Path:
+    body = address.removeprefix("package://")
+    package, _, inner = body.partition("/")
+    try:
+        root = importlib.resources.files(package)
+    except ModuleNotFoundError:
+        raise ModelNotFoundError(
+            f"'{address}' needs the Python package '{package}'. Install it: pip install {package.replace('_', '-')}"
+        ) from None
+    path = Path(str(root.joinpath(inner)))
+    if not path.exists():
+        raise ModelNotFoundError(f"'{inner}' is not inside the installed package '{package}'. Reinstall or upgrade it.")
+    return path
+
+
+# -- detection -------------------------------------------------------------------
+
+# Official folder layouts, matched in order: (role -> file name patterns).
+FOLDER_LAYOUTS: tuple[tuple[str, dict[str, tuple[str, ...]]], ...] = (
+    ("cyclegan_resnet", {"G_A": ("latest_net_G_A.pth", "*_net_G_A.pth"), "G_B": ("latest_net_G_B.pth", "*_net_G_B.pth")}),
+    ("adain", {"vgg": ("vgg_normalised.pth", "vgg_normalized.pth"), "decoder": ("decoder.pth", "decoder_iter_*.pth.tar", "decoder*.pth")}),
+    ("stargan_v2", {"G": ("*_nets_ema.ckpt",)}),
+    ("", {"G": ("latest_net_G.pth", "*-G.ckpt", "netG_epoch_*.pth", "*.safetensors", "*.pth", "*.ckpt", "*.onnx")}),
+)
+
+
+def detect_model(path: str | os.PathLike, *, source: str = "", name: str | None = None) -> ModelEntry:
+    """Recognise a checkpoint file or folder and describe it as a (not yet registered) manifest entry.
+
+    Raises:
+        CheckpointError: nothing in it is a checkpoint of a supported architecture.
+    """
+    path = Path(path)
+    name = name or _safe_name(path.stem if path.is_file() else path.name)
+    if path.is_dir():
+        if (path / "model.json").is_file():
+            return read_model_json(path / "model.json")
+        files = _match_folder(path)
+        if files is None:
+            raise CheckpointError(
+                f"folder '{path}' holds no checkpoint this app recognises. Expected e.g. latest_net_G.pth, "
+                "latest_net_G_A.pth + latest_net_G_B.pth, vgg_normalised.pth + decoder.pth, *_nets_ema.ckpt, "
+                "*-G.ckpt, netG_epoch_N.pth, or a model.json."
+            )
+    else:
+        files = {"G": str(path)}
+    first = Path(next(iter(files.values())))
+    if first.suffix == ".onnx":
+        return _describe_onnx(first, name=name, source=source or str(path))
+    arch = _detect_arch(files)
+    fmt = "safetensors" if first.suffix == ".safetensors" else "pytorch"
+    tasks = tuple(_architecture(arch).TASKS)
+    return ModelEntry(name=name, arch=arch, tasks=tasks, format=fmt, files=files, source=source or str(path))
+
+
+def _match_folder(folder: Path) -> dict[str, str] | None:
+    for _arch, roles in FOLDER_LAYOUTS:
+        found: dict[str, str] = {}
+        for role, patterns in roles.items():
+            for pattern in patterns:
+                hits = sorted(folder.glob(pattern))
+                if hits:
+                    found[role] = str(hits[-1])
+                    break
+        if len(found) == len(roles):
+            return found
+    return None
+
+
+def _architecture(arch: str):
+    from ganstudio.models import get_architecture
+
+    try:
+        return get_architecture(arch)
+    except KeyError as exc:
+        raise CheckpointError(str(exc.args[0])) from None
+
+
+def read_state_dict(files: dict[str, str]) -> dict:
+    """Read and flatten one or several checkpoint files; several are merged with their role as prefix."""
+    from ganstudio.checkpoints import flatten_state_dict, read_checkpoint
+
+    if len(files) == 1:
+        return flatten_state_dict(read_checkpoint(next(iter(files.values()))))
+    return flatten_state_dict({role: read_checkpoint(path) for role, path in files.items()})
+
+
+def _detect_arch(files: dict[str, str]) -> str:
+    from ganstudio.checkpoints import flatten_state_dict, read_checkpoint
+    from ganstudio.models import ARCHITECTURES
+
+    # A CycleGAN pair is two files of one architecture: recognise it from the first.
+    sample = files if set(files) in ({"vgg", "decoder"}, {"G"}) else {"G": next(iter(files.values()))}
+    state_dict = read_state_dict(sample) if len(sample) > 1 else flatten_state_dict(read_checkpoint(sample["G"]))
+    candidates = []
+    for arch in ARCHITECTURES:
+        module = _architecture(arch)
+        if module.matches(module.normalize_keys(state_dict)):
+            candidates.append(arch)
+    if not candidates:
+        first_keys = ", ".join(list(state_dict)[:3]) or "no tensors"
+        raise CheckpointError(
+            f"'{next(iter(files.values()))}' is not a checkpoint of a supported architecture (its first keys: {first_keys}). "
+            f"Supported: {', '.join(ARCHITECTURES)}. Pass the generator's state dict (e.g. latest_net_G.pth, netG_epoch_N.pth)."
+        )
+    return candidates[0]
+
+
+# -- loading ---------------------------------------------------------------------
+
+def load_torch_model(entry: ModelEntry, *, device: Device = "auto") -> LoadedModel:
+    """Build and load a PyTorch model as the manifest entry describes, on the best device.
+
+    Raises:
+        CheckpointError: a file cannot be read or does not fit the architecture.
+    """
+    from ganstudio.checkpoints import load_state_dict_strictly
+    from ganstudio.runtime import TorchNetwork, torch_device
+
+    arch = _architecture(entry.arch)
+    place = torch_device(device)
+    paths = {role: str(resolve_source(source, entry.base_dir)) for role, source in entry.files.items()}
+    groups = [paths] if arch.CONTAINER else [{role: path} for role, path in paths.items()]
+    networks: dict[str, Network] = {}
+    config = None
+    for group in groups:
+        state_dict = arch.normalize_keys(read_state_dict(group))
+        config = _apply_overrides(arch.infer_config(state_dict), entry.config)
+        module = arch.build(config)
+        load_state_dict_strictly(module, state_dict, arch=entry.arch)
+        module.eval()
+        if hasattr(arch, "prepare_for_inference"):
+            arch.prepare_for_inference(module)
+        named = arch.networks(module) if arch.CONTAINER else {next(iter(group)): module}
+        networks.update({net: TorchNetwork(net_module, place) for net, net_module in named.items()})
+    config_dict = dataclasses.asdict(config)
+    return LoadedModel(
+        entry=entry,
+        networks=networks,
+        config=config_dict,
+        preprocessing=_preprocessing(arch, config, entry),
+        backend="torch",
+        device=place,
+        labels=entry.labels or default_labels(entry.arch, config_dict),
+    )
+
+
+def load_onnx_model(entry: ModelEntry, *, device: Device = "auto") -> LoadedModel:
+    """Open one ONNX Runtime session per network of an ONNX entry (torch is not imported)."""
+    from ganstudio.runtime import OnnxNetwork
+
+    networks = {role: OnnxNetwork(resolve_source(source, entry.base_dir), device) for role, source in entry.files.items()}
+    devices = {network.device for network in networks.values()}
+    preprocessing = {**DEFAULT_PREPROCESSING, **entry.preprocessing}
+    return LoadedModel(
+        entry=entry,
+        networks=networks,
+        config=dict(entry.config),
+        preprocessing=preprocessing,
+        backend="onnx",
+        device="cuda" if devices == {"cuda"} else "cpu",
+        labels=entry.labels or default_labels(entry.arch, entry.config),
+    )
+
+
+def _apply_overrides(config, overrides: dict):
+    """Config from the checkpoint, with manifest values for what a checkpoint cannot tell (e.g. U-Net dropout)."""
+    known = {f.name for f in dataclasses.fields(config)}
+    values = {key: value for key, value in overrides.items() if key in known}
+    return dataclasses.replace(config, **values) if values else config
+
+
+def _preprocessing(arch, config, entry: ModelEntry) -> dict:
+    result = {**DEFAULT_PREPROCESSING, **arch.PREPROCESSING}
+    for key, function_name in (("size_multiple", "size_multiple"), ("fixed_size", "fixed_size")):
+        function = getattr(arch, function_name, None)
+        if callable(function):
+            result[key] = function(config)
+    if callable(getattr(arch, "output_size", None)):
+        result["output_size"] = arch.output_size(config)
+    result.update(entry.preprocessing)
+    return result
+
+
+def default_labels(arch: str, config: dict) -> tuple[str, ...]:
+    """Names for class labels, attributes or domains when the manifest gives none."""
+    if arch == "stargan":
+        if config.get("c_dim") == 5:
+            return ("Black_Hair", "Blond_Hair", "Brown_Hair", "Male", "Young")
+        return tuple(f"attr{i}" for i in range(int(config.get("c_dim", 0))))
+    if arch == "stargan_v2":
+        return tuple(f"domain{i}" for i in range(int(config.get("num_domains", 0))))
+    if arch == "cgan":
+        return tuple(str(i) for i in range(int(config.get("num_classes", 0))))
+    return ()
+
+
+# -- ONNX entries ------------------------------------------------------------------
+
+def read_model_json(path: str | os.PathLike) -> ModelEntry:
+    """A folder's ``model.json`` (written by the ONNX exporter) as an entry whose files live beside it."""
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise CheckpointError(f"'{path}' is not a valid model description ({exc}). Export the model again.") from exc
+    return ModelEntry.from_json(data, base_dir=path.parent)
+
+
+def _describe_onnx(path: Path, *, name: str, source: str) -> ModelEntry:
+    """An entry for a lone ONNX file, from the metadata the exporter writes into it."""
+    import onnx
+
+    try:
+        model = onnx.load(str(path), load_external_data=False)
+    except Exception as exc:  # onnx raises DecodeError and friends
+        raise CheckpointError(f"'{path}' is not a readable ONNX file ({exc}).") from exc
+    meta = {prop.key: prop.value for prop in model.metadata_props}
+    if "ganstudio" not in meta:
+        raise CheckpointError(
+            f"'{path}' is an ONNX file without GAN Studio metadata, so its pre- and post-processing are unknown. "
+            "Export it with `python -m ganstudio export`, or import the original checkpoint."
+        )
+    data = json.loads(meta["ganstudio"])
+    data.update(name=name, format="onnx", files={data.get("network", "G"): str(path)}, source=source)
+    return ModelEntry.from_json(data)
+
+
+def _copy_onnx(entry: ModelEntry, folder: Path, name: str) -> ModelEntry:
+    folder.mkdir(parents=True, exist_ok=True)
+    files = {}
+    for role, source in entry.files.items():
+        src = resolve_source(source, entry.base_dir)
+        shutil.copyfile(src, folder / src.name)
+        files[role] = f"models/{name}/{src.name}"
+    return entry.with_updates(name=name, files=files)
+
+
+def _save_as_safetensors(entry: ModelEntry, folder: Path, name: str) -> ModelEntry:
+    from ganstudio.checkpoints import write_safetensors
+
+    arch = _architecture(entry.arch)
+    paths = {role: str(resolve_source(source, entry.base_dir)) for role, source in entry.files.items()}
+    groups = {"model": paths} if arch.CONTAINER else {role: {role: path} for role, path in paths.items()}
+    files, config = {}, None
+    for role, group in groups.items():
+        model = load_torch_model(entry.with_updates(files=group), device="cpu")  # validates before anything is written
+        config = model.config
+        state_dict = arch.normalize_keys(read_state_dict(group))
+        write_safetensors(folder / f"{role}.safetensors", state_dict, arch=entry.arch, config=config)
+        files[role] = f"models/{name}/{role}.safetensors"
+    return entry.with_updates(
+        name=name, format="safetensors", files=files, config=config or {},
+        labels=entry.labels or default_labels(entry.arch, config or {}),
+        description=entry.description or f"Imported from {entry.source or 'a local file'}.",
+    )
+
+
+def _source_fingerprint(entry: ModelEntry) -> str:
+    stamps = []
+    for role, source in sorted(entry.files.items()):
+        try:
+            stat = resolve_source(source, entry.base_dir).stat()
+            stamps.append(f"{role}:{source}:{stat.st_size}:{int(stat.st_mtime)}")
+        except (ModelNotFoundError, OSError):
+            stamps.append(f"{role}:{source}")
+    return "|".join(stamps)
+
+
+def _safe_name(text: str) -> str:
+    name = re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
+    return name or "model"

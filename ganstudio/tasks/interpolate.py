@@ -1,0 +1,44 @@
+"""Walk the latent space between two seeds."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from PIL import Image
+
+from ganstudio import images
+from ganstudio.errors import GanStudioError
+from ganstudio.registry import LoadedModel
+from ganstudio.tasks.generate import render_latents, resolve_label
+
+MAX_STEPS = 120
+
+
+@dataclass(frozen=True)
+class InterpolationResult:
+    """The frames from the first seed's image to the second's."""
+
+    frames: list[Image.Image]
+    seeds: tuple[int, int]
+    mode: str
+
+
+def interpolate(model: LoadedModel, *, seeds: tuple[int, int], steps: int = 8, mode: str = "slerp",
+                label: int | str | None = None) -> InterpolationResult:
+    """Frames between the latents of two seeds; the first and last frames equal ``generate`` at those seeds.
+
+    Args:
+        mode: "lerp" (straight line) or "slerp" (along the sphere, keeps the latent's norm: smoother for Gaussian z).
+
+    Raises:
+        GanStudioError: fewer than 2 or more than MAX_STEPS steps, or an unknown mode.
+    """
+    model.require_task("generate")
+    if not 2 <= steps <= MAX_STEPS:
+        raise GanStudioError(f"steps must be 2 to {MAX_STEPS}, not {steps}.")
+    if mode not in ("lerp", "slerp"):
+        raise GanStudioError(f"mode must be 'lerp' or 'slerp', not {mode!r}.")
+    start, end = images.latents_from_seeds(list(seeds), int(model.config["nz"]))
+    path = images.interpolate_latents(start, end, steps, mode=mode)
+    frames = render_latents(model, path, resolve_label(model, label))
+    return InterpolationResult(frames=frames, seeds=(int(seeds[0]), int(seeds[1])), mode=mode)
