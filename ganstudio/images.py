@@ -154,8 +154,9 @@ def valid_size(width: int, height: int, *, multiple: int | None, max_side: int |
         scale = max_side / max(width, height)
     new_w, new_h = max(1, round(width * scale)), max(1, round(height * scale))
     if multiple and multiple > 1:
-        new_w = max(multiple, round(new_w / multiple) * multiple)
-        new_h = max(multiple, round(new_h / multiple) * multiple)
+        # half rounds up (Python's round() would send 250 to 248 but 254 to 256)
+        new_w = max(multiple, int(new_w / multiple + 0.5) * multiple)
+        new_h = max(multiple, int(new_h / multiple + 0.5) * multiple)
     return new_w, new_h
 
 
