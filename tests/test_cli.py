@@ -1,0 +1,126 @@
+"""The command line: subcommands, outputs named by seed, JSON results and errors, and what it imports."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from conftest import REPO_ROOT, save_tiny_checkpoint
+from ganstudio.cli import main, parse_attributes
+from ganstudio.errors import GanStudioError
+
+
+@pytest.fixture(autouse=True)
+def _private_user_folder(tmp_path, monkeypatch):
+    monkeypatch.setenv("GANSTUDIO_HOME", str(tmp_path / "home"))
+
+
+def _run_json(capsys, args: list[str]) -> tuple[int, dict]:
+    code = main([*args, "--json"])
+    return code, json.loads(capsys.readouterr().out)
+
+
+def test_help_lists_every_subcommand(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--help"])
+    assert exit_info.value.code == 0
+    text = capsys.readouterr().out
+    for command in ("generate", "interpolate", "translate", "edit", "stylize", "models", "import", "export"):
+        assert command in text
+
+
+def test_models_json_lists_the_bundled_models(capsys):
+    code, result = _run_json(capsys, ["models"])
+    assert code == 0
+    assert {"magenta-arbitrary", "magenta-26-styles"} <= {row["name"] for row in result["models"]}
+
+
+def test_generate_several_images_writes_one_png_per_seed(capsys, tiny_dcgan, tmp_path):
+    code, result = _run_json(capsys, ["generate", "--model", str(tiny_dcgan), "--seed", "41", "--count", "3",
+                                      "--output", str(tmp_path / "out")])
+    assert code == 0 and result["seeds"] == [41, 42, 43]
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["seed41.png", "seed42.png", "seed43.png"]
+    # the same seed alone gives the same picture
+    assert main(["generate", "--model", str(tiny_dcgan), "--seed", "42", "--output", str(tmp_path / "one.png")]) == 0
+    assert np.array_equal(np.asarray(Image.open(tmp_path / "one.png")), np.asarray(Image.open(tmp_path / "out" / "seed42.png")))
+
+
+def test_interpolate_writes_an_animated_gif(tiny_dcgan, tmp_path):
+    assert main(["interpolate", "--model", str(tiny_dcgan), "--seeds", "1", "2", "--steps", "5", "--output", str(tmp_path / "walk.gif")]) == 0
+    with Image.open(tmp_path / "walk.gif") as gif:
+        assert gif.n_frames == 8  # 5 forward, 3 back
+
+
+def test_interpolate_to_a_folder_writes_frames(tiny_dcgan, tmp_path):
+    assert main(["interpolate", "--model", str(tiny_dcgan), "--seeds", "1", "2", "--steps", "4", "--mode", "lerp", "--output", str(tmp_path / "frames")]) == 0
+    assert len(list((tmp_path / "frames").glob("frame*.png"))) == 4
+
+
+def test_user_error_exits_2_with_json_error(capsys, tmp_path):
+    code, result = _run_json(capsys, ["generate", "--model", "no-such-model", "--output", str(tmp_path / "x.png")])
+    assert code == 2 and "not found" in result["error"]
+
+
+def test_not_an_image_exits_2_with_a_message(capsys, tmp_path, tiny_dcgan):
+    text_file = tmp_path / "photo.png"
+    text_file.write_text("hello")
+    code = main(["translate", "--model", str(tiny_dcgan), "--input", str(text_file), "--output", str(tmp_path / "o.png")])
+    assert code == 2
+    assert "not an image" in capsys.readouterr().err
+
+
+def test_model_of_the_wrong_task_is_refused(capsys, tmp_path, tiny_dcgan, chelsea):
+    chelsea.save(tmp_path / "cat.png")
+    code = main(["translate", "--model", str(tiny_dcgan), "--input", str(tmp_path / "cat.png"), "--output", str(tmp_path / "o.png")])
+    assert code == 2
+    assert "for generate, not translate" in capsys.readouterr().err
+
+
+def test_attribute_text_parses_names_and_values():
+    assert parse_attributes("Black_Hair=1, Male=0,2=1") == {"Black_Hair": 1.0, "Male": 0.0, "2": 1.0}
+    with pytest.raises(GanStudioError, match="NAME=0"):
+        parse_attributes("Male=yes")
+
+
+def test_import_then_generate_by_name(capsys, tiny_dcgan, tmp_path):
+    code, result = _run_json(capsys, ["import", str(tiny_dcgan), "--name", "tiny"])
+    assert code == 0 and result["name"] == "tiny" and result["arch"] == "dcgan"
+    assert main(["generate", "--model", "tiny", "--seed", "0", "--output", str(tmp_path / "g.png")]) == 0
+    assert Image.open(tmp_path / "g.png").size == (64, 64)
+
+
+def test_export_then_run_the_onnx_folder(capsys, tiny_dcgan, tmp_path):
+    code, result = _run_json(capsys, ["export", "--model", str(tiny_dcgan), "--output", str(tmp_path / "onnx")])
+    assert code == 0 and result["metrics"]["onnx_parity_max_abs_diff"]["G"] <= 1e-3
+    assert main(["generate", "--model", str(tmp_path / "onnx"), "--seed", "5", "--output", str(tmp_path / "onnx.png")]) == 0
+    assert main(["generate", "--model", str(tiny_dcgan), "--seed", "5", "--output", str(tmp_path / "torch.png")]) == 0
+    difference = np.abs(np.asarray(Image.open(tmp_path / "onnx.png"), dtype=int) - np.asarray(Image.open(tmp_path / "torch.png"), dtype=int))
+    assert difference.max() <= 1
+
+
+def _imports_after(code: str) -> set[str]:
+    probe = f"import sys\n{code}\nprint('IMPORTED', *sorted(m for m in ('torch', 'gradio') if m in sys.modules))"
+    done = subprocess.run([sys.executable, "-c", probe], cwd=REPO_ROOT, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    return set(done.stdout.strip().splitlines()[-1].split()[1:])
+
+
+def test_cli_on_an_onnx_model_imports_neither_torch_nor_gradio(tmp_path, chelsea):
+    chelsea.save(tmp_path / "cat.png")
+    loaded = _imports_after(
+        "from ganstudio.cli import main\n"
+        f"assert main(['stylize', '--model', 'magenta-26-styles', '--content', r'{tmp_path / 'cat.png'}', '--output', r'{tmp_path / 'o.png'}']) == 0"
+    )
+    assert loaded == set()
+    assert (tmp_path / "o.png").is_file()
+
+
+def test_cli_on_a_pytorch_model_imports_torch_but_not_gradio(tmp_path):
+    path = save_tiny_checkpoint("dcgan", tmp_path / "netG.pth", nz=8, ngf=4)
+    loaded = _imports_after(f"from ganstudio.cli import main\nassert main(['generate', '--model', r'{path}', '--output', r'{tmp_path / 'o.png'}']) == 0")
+    assert loaded == {"torch"}
