@@ -21,6 +21,7 @@ from ganstudio.registry import LoadedModel, read_model_json
 
 OPSET = 17
 PARITY_TOLERANCE = 1e-3
+EXAMPLE_BATCH = 2
 
 
 def export_onnx(model: LoadedModel, target_dir: str | os.PathLike, *, source: str = "", check: bool = True) -> ModelEntry:
@@ -46,7 +47,8 @@ def export_onnx(model: LoadedModel, target_dir: str | os.PathLike, *, source: st
     fixed = model.preprocessing.get("fixed_size") is not None
     for name, network in model.networks.items():
         module = network.module.to("cpu")
-        inputs = arch.example_inputs(config, name if arch.CONTAINER else "G", batch=1)
+        # batch 2, so an input whose first axis is not the batch (AdaIN's alpha) stays fixed
+        inputs = arch.example_inputs(config, name if arch.CONTAINER else "G", batch=EXAMPLE_BATCH)
         dynamic = {input_name: _dynamic_axes(tensor, fixed) for input_name, tensor in inputs.items()}
         dynamic["output"] = {0: "batch"} if fixed else {0: "batch", 2: "height", 3: "width"}
         path = target / f"{name}.onnx"
@@ -74,7 +76,7 @@ def export_onnx(model: LoadedModel, target_dir: str | os.PathLike, *, source: st
 
 
 def _dynamic_axes(tensor, fixed_size: bool) -> dict[int, str]:
-    axes = {0: "batch"}
+    axes = {0: "batch"} if tensor.dim() and tensor.shape[0] == EXAMPLE_BATCH else {}
     if tensor.dim() == 4 and tensor.shape[2] > 1 and not fixed_size:
         axes.update({2: "height", 3: "width"})
     return axes
