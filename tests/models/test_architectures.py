@@ -1,0 +1,79 @@
+"""Every architecture in ARCHITECTURES, at a tiny config: config round trip, unique recognition, ONNX parity.
+
+A new architecture module is picked up here automatically; it needs one line in TINY_CONFIGS.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+import torch
+
+from ganstudio.checkpoints import write_safetensors
+from ganstudio.export import PARITY_TOLERANCE, export_onnx
+from ganstudio.models import ARCHITECTURES, get_architecture
+from ganstudio.registry import Registry
+
+TINY_CONFIGS = {
+    "dcgan": {"nz": 8, "ngf": 4, "n_layers": 4},
+    "cgan": {"nz": 8, "ngf": 4, "num_classes": 3, "embed_dim": 4},
+    "pix2pix_unet": {"ngf": 4, "num_downs": 5},
+    "cyclegan_resnet": {"ngf": 4, "n_blocks": 2},
+    "patchgan": {"ndf": 4, "n_layers": 2},
+    "stargan": {"conv_dim": 8, "c_dim": 3, "repeat_num": 2},
+    "stargan_v2": {"img_size": 32, "style_dim": 8, "latent_dim": 4, "num_domains": 2, "max_conv_dim": 16},
+    "adain": {},
+    "fast_style": {"channels": 8, "n_residual": 1},
+}
+
+
+def _tiny(arch_id: str):
+    module = get_architecture(arch_id)
+    overrides = dict(TINY_CONFIGS[arch_id])
+    if arch_id == "stargan_v2" and "dim_in" in {f.name for f in dataclasses.fields(module.Config)}:
+        overrides["dim_in"] = 8
+    config = dataclasses.replace(module.Config(), **overrides)
+    torch.manual_seed(0)
+    return module, config, module.build(config).eval()
+
+
+def test_every_architecture_has_a_tiny_config():
+    assert set(ARCHITECTURES) == set(TINY_CONFIGS)
+
+
+@pytest.mark.parametrize("arch_id", sorted(ARCHITECTURES))
+def test_config_is_read_back_from_the_state_dict(arch_id):
+    module, config, network = _tiny(arch_id)
+    state_dict = module.normalize_keys(network.state_dict())
+    assert module.infer_config(state_dict) == config
+    assert module.normalize_keys(state_dict).keys() == state_dict.keys()
+
+
+@pytest.mark.parametrize("arch_id", sorted(ARCHITECTURES))
+def test_only_its_own_architecture_recognises_a_state_dict(arch_id):
+    _, _, network = _tiny(arch_id)
+    state_dict = network.state_dict()
+    recognised = [other for other in ARCHITECTURES
+                  if get_architecture(other).matches(get_architecture(other).normalize_keys(state_dict))]
+    assert recognised == [arch_id]
+
+
+@pytest.mark.parametrize("arch_id", sorted(a for a in ARCHITECTURES if get_architecture(a).TASKS))
+def test_onnx_export_matches_pytorch(arch_id, tmp_path):
+    module, config, network = _tiny(arch_id)
+    path = tmp_path / "model.safetensors"
+    write_safetensors(path, module.normalize_keys(network.state_dict()), arch=arch_id, config=dataclasses.asdict(config))
+    registry = Registry(user_dir=tmp_path / "user")
+    torch_model = registry.load(str(path), backend="torch")
+    entry = export_onnx(torch_model, tmp_path / "onnx")
+    assert set(entry.files) == set(torch_model.networks)
+    assert max(entry.metrics["onnx_parity_max_abs_diff"].values()) <= PARITY_TOLERANCE
+    onnx_model = registry.load(str(tmp_path / "onnx"), backend="onnx")
+    for name in torch_model.networks:
+        # a second batch size shows the batch axis is dynamic
+        inputs = module.example_inputs(config, name if module.CONTAINER else "G", batch=3)
+        arrays = [tensor.numpy() for tensor in inputs.values()]
+        expected = torch_model.network(name)(*arrays)
+        assert np.abs(onnx_model.network(name)(*arrays) - expected).max() <= PARITY_TOLERANCE
