@@ -7,8 +7,11 @@ only by the ONNX one: an ONNX model runs without torch in the process.
 
 from __future__ import annotations
 
+import ctypes
+import functools
 import logging
 import os
+import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Literal, Protocol
 
@@ -59,23 +62,54 @@ def torch_device(device: Device = "auto") -> str:
     return "cpu"
 
 
+@functools.cache
+def cuda_driver_present() -> bool:
+    """Whether the NVIDIA driver library loads, i.e. a GPU can be used at all.
+
+    onnxruntime-gpu lists its CUDA provider even on machines without a GPU, and trying it
+    there prints loader errors; this check keeps such machines quietly on the CPU.
+    """
+    names = ("nvcuda.dll",) if sys.platform == "win32" else ("libcuda.so.1", "libcuda.so")
+    for name in names:
+        try:
+            ctypes.CDLL(name)
+            return True
+        except OSError:
+            continue
+    return False
+
+
 def onnx_providers(device: Device = "auto") -> list[str]:
-    """ONNX Runtime execution providers in order of preference: CUDA first when present, then CPU.
+    """ONNX Runtime execution providers in order of preference: CUDA first when a GPU is present, then CPU.
 
     Raises:
-        BackendError: "cuda" was asked for and this onnxruntime build has no CUDA provider.
+        BackendError: "cuda" was asked for and there is no GPU or no CUDA provider in this onnxruntime build.
     """
     import onnxruntime as ort
 
     available = ort.get_available_providers()
-    if device != "cpu" and "CUDAExecutionProvider" in available:
+    usable = "CUDAExecutionProvider" in available and cuda_driver_present()
+    if device != "cpu" and usable:
+        _preload_cuda_libraries(ort)
         return ["CUDAExecutionProvider", "CPUExecutionProvider"]
     if device == "cuda":
         raise BackendError(
-            "CUDA was requested but this onnxruntime build has no CUDA provider (found: "
-            f"{', '.join(available)}). Install onnxruntime-gpu: pip install --force-reinstall --no-deps onnxruntime-gpu"
+            "CUDA was requested but ONNX Runtime cannot use a GPU here (providers: "
+            f"{', '.join(available)}; NVIDIA driver {'found' if cuda_driver_present() else 'not found'}). "
+            "On a GPU machine install onnxruntime-gpu: pip install --force-reinstall --no-deps onnxruntime-gpu"
         )
     return ["CPUExecutionProvider"]
+
+
+@functools.cache
+def _preload_cuda_libraries(ort) -> None:
+    # onnxruntime-gpu finds CUDA and cuDNN from the nvidia-* pip packages (the ones torch installs) only when asked.
+    preload = getattr(ort, "preload_dlls", None)
+    if preload is not None:
+        try:
+            preload()
+        except Exception as exc:  # a partial CUDA install: the session will fall back to CPU and say so
+            logger.warning("could not preload CUDA libraries for ONNX Runtime: %s", exc)
 
 
 class TorchNetwork:

@@ -1,0 +1,94 @@
+"""Device choice: CUDA first when there is a GPU, the CPU otherwise, for both backends."""
+
+from __future__ import annotations
+
+import ctypes
+import logging
+
+import numpy as np
+import onnxruntime
+import pytest
+import torch
+
+from ganstudio import runtime
+from ganstudio.errors import BackendError
+from ganstudio.registry import Registry
+
+
+@pytest.fixture
+def fake_nvidia_driver(monkeypatch):
+    """Make the NVIDIA driver library appear to load, and the CUDA provider appear to exist."""
+    real_cdll = ctypes.CDLL
+
+    def cdll(name, *args, **kwargs):
+        if "cuda" in str(name):
+            return object()
+        return real_cdll(name, *args, **kwargs)
+
+    monkeypatch.setattr(ctypes, "CDLL", cdll)
+    monkeypatch.setattr(onnxruntime, "get_available_providers", lambda: ["CUDAExecutionProvider", "CPUExecutionProvider"])
+    monkeypatch.setattr(onnxruntime, "preload_dlls", lambda: None, raising=False)
+    runtime.cuda_driver_present.cache_clear()
+    runtime._preload_cuda_libraries.cache_clear()
+    yield
+    runtime.cuda_driver_present.cache_clear()
+    runtime._preload_cuda_libraries.cache_clear()
+
+
+def test_torch_uses_cuda_when_pytorch_sees_a_gpu(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert runtime.torch_device("auto") == "cuda"
+    assert runtime.torch_device("cpu") == "cpu"
+
+
+def test_torch_falls_back_to_cpu_without_a_gpu(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert runtime.torch_device("auto") == "cpu"
+    with pytest.raises(BackendError, match="sees no GPU"):
+        runtime.torch_device("cuda")
+
+
+def test_onnx_runtime_puts_cuda_first_when_a_gpu_is_present(fake_nvidia_driver):
+    assert runtime.onnx_providers("auto") == ["CUDAExecutionProvider", "CPUExecutionProvider"]
+    assert runtime.onnx_providers("cpu") == ["CPUExecutionProvider"]
+
+
+def test_onnx_runtime_stays_on_cpu_without_an_nvidia_driver(monkeypatch):
+    monkeypatch.setattr(onnxruntime, "get_available_providers", lambda: ["CUDAExecutionProvider", "CPUExecutionProvider"])
+    monkeypatch.setattr(ctypes, "CDLL", lambda *a, **k: (_ for _ in ()).throw(OSError("no driver")))
+    runtime.cuda_driver_present.cache_clear()
+    try:
+        assert runtime.onnx_providers("auto") == ["CPUExecutionProvider"]
+        with pytest.raises(BackendError, match="driver not found"):
+            runtime.onnx_providers("cuda")
+    finally:
+        runtime.cuda_driver_present.cache_clear()
+
+
+def test_onnx_session_that_cannot_start_cuda_falls_back_to_cpu_and_says_so(fake_nvidia_driver, caplog, tmp_path):
+    path = Registry().get("magenta-26-styles")
+    from ganstudio.registry import resolve_source
+
+    model_file = resolve_source(path.files["transformer"])
+    with caplog.at_level(logging.WARNING, logger="ganstudio.runtime"):
+        network = runtime.OnnxNetwork(model_file, "auto")
+    if network.device == "cpu":  # this machine has no usable GPU: the fallback must be visible
+        assert "running" in caplog.text and "on the CPU" in caplog.text
+    output = network(np.zeros((1, 3, 32, 32), np.float32), np.eye(26, dtype=np.float32)[0])
+    assert output.shape == (1, 3, 32, 32)
+
+
+def test_onnx_session_uses_every_core_and_full_graph_optimisation(tmp_path):
+    entry = Registry().get("magenta-26-styles")
+    from ganstudio.registry import resolve_source
+
+    network = runtime.OnnxNetwork(resolve_source(entry.files["transformer"]), "cpu")
+    options = network.session.get_session_options()
+    assert options.intra_op_num_threads == runtime.physical_cores()
+    assert options.graph_optimization_level == onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
+
+
+def test_torch_network_returns_float32_numpy_without_tracking_gradients():
+    layer = torch.nn.Conv2d(3, 2, 1)
+    output = runtime.TorchNetwork(layer, "cpu")(np.ones((1, 3, 4, 4), np.float32))
+    assert isinstance(output, np.ndarray) and output.dtype == np.float32 and output.shape == (1, 2, 4, 4)
