@@ -92,3 +92,41 @@ def test_torch_network_returns_float32_numpy_without_tracking_gradients():
     layer = torch.nn.Conv2d(3, 2, 1)
     output = runtime.TorchNetwork(layer, "cpu")(np.ones((1, 3, 4, 4), np.float32))
     assert isinstance(output, np.ndarray) and output.dtype == np.float32 and output.shape == (1, 2, 4, 4)
+
+
+def test_io_binding_gives_the_same_output_as_plain_run():
+    from ganstudio.registry import resolve_source
+
+    path = resolve_source(Registry().get("magenta-26-styles").files["transformer"])
+    image = np.random.default_rng(0).random((1, 3, 64, 64), dtype=np.float32)
+    weights = np.eye(26, dtype=np.float32)[4]
+    plain = runtime.OnnxNetwork(path, "cpu", io_binding=False)(image, weights)
+    bound = runtime.OnnxNetwork(path, "cpu", io_binding=True)(image, weights)
+    assert np.array_equal(plain, bound)
+
+
+def test_float16_onnx_keeps_float32_inputs_and_outputs_and_stays_close():
+    from ganstudio.registry import resolve_source
+
+    path = resolve_source(Registry().get("magenta-26-styles").files["transformer"])
+    image = np.random.default_rng(1).random((1, 3, 64, 64), dtype=np.float32)
+    weights = np.eye(26, dtype=np.float32)[4]
+    half = runtime.OnnxNetwork(path, "cpu", float16=True)
+    assert half.input_types[0] == "tensor(float)"
+    output = half(image, weights)
+    assert output.dtype == np.float32
+    assert np.abs(output - runtime.OnnxNetwork(path, "cpu")(image, weights)).max() < 0.05
+
+
+def test_channels_last_gives_the_same_numbers_as_contiguous():
+    torch.manual_seed(0)
+    layer = torch.nn.Sequential(torch.nn.Conv2d(3, 8, 3, padding=1), torch.nn.InstanceNorm2d(8), torch.nn.Conv2d(8, 3, 3, padding=1))
+    image = np.random.default_rng(2).standard_normal((2, 3, 17, 23)).astype(np.float32)
+    plain = runtime.TorchNetwork(layer, "cpu", channels_last=False)(image)
+    tuned = runtime.TorchNetwork(layer, "cpu", channels_last=True)(image)
+    assert np.abs(plain - tuned).max() < 1e-5
+
+
+def test_half_precision_on_the_cpu_is_refused_with_a_reason():
+    with pytest.raises(BackendError, match="needs a GPU"):
+        runtime.TorchNetwork(torch.nn.Conv2d(3, 3, 1), "cpu", precision="float16")
