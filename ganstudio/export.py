@@ -32,8 +32,6 @@ def export_onnx(model: LoadedModel, target_dir: str | os.PathLike, *, source: st
     Raises:
         BackendError: the model is not a PyTorch model, or ONNX Runtime disagrees with PyTorch.
     """
-    import torch
-
     from ganstudio.models import get_architecture
 
     if model.backend != "torch":
@@ -49,15 +47,8 @@ def export_onnx(model: LoadedModel, target_dir: str | os.PathLike, *, source: st
         module = network.module.to("cpu")
         # batch 2, so an input whose first axis is not the batch (AdaIN's alpha) stays fixed
         inputs = arch.example_inputs(config, name if arch.CONTAINER else "G", batch=EXAMPLE_BATCH)
-        dynamic = {input_name: _dynamic_axes(tensor, fixed) for input_name, tensor in inputs.items()}
-        dynamic["output"] = {0: "batch"} if fixed else {0: "batch", 2: "height", 3: "width"}
         path = target / f"{name}.onnx"
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            torch.onnx.export(
-                module, tuple(inputs.values()), str(path), dynamo=False, opset_version=OPSET,
-                input_names=list(inputs), output_names=["output"], dynamic_axes=dynamic,
-            )
+        export_network(module, inputs, path, dynamic_size=not fixed)
         files[name] = path.name
         if check:
             parity[name] = check_parity(module, path, inputs, output_range=model.preprocessing.get("output_range"))
@@ -75,9 +66,25 @@ def export_onnx(model: LoadedModel, target_dir: str | os.PathLike, *, source: st
     return read_model_json(target / "model.json")
 
 
-def _dynamic_axes(tensor, fixed_size: bool) -> dict[int, str]:
+def export_network(module, inputs: dict, path: str | os.PathLike, *, dynamic_size: bool = True) -> Path:
+    """Export one network traced on ``inputs`` (batch EXAMPLE_BATCH): dynamic batch, and dynamic
+    height/width for image inputs and the output when ``dynamic_size``."""
+    import torch
+
+    dynamic = {name: _dynamic_axes(tensor, dynamic_size) for name, tensor in inputs.items()}
+    dynamic["output"] = {0: "batch", 2: "height", 3: "width"} if dynamic_size else {0: "batch"}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(
+            module, tuple(inputs.values()), str(path), dynamo=False, opset_version=OPSET,
+            input_names=list(inputs), output_names=["output"], dynamic_axes=dynamic,
+        )
+    return Path(path)
+
+
+def _dynamic_axes(tensor, dynamic_size: bool) -> dict[int, str]:
     axes = {0: "batch"} if tensor.dim() and tensor.shape[0] == EXAMPLE_BATCH else {}
-    if tensor.dim() == 4 and tensor.shape[2] > 1 and not fixed_size:
+    if tensor.dim() == 4 and tensor.shape[2] > 1 and dynamic_size:
         axes.update({2: "height", 3: "width"})
     return axes
 

