@@ -389,12 +389,11 @@ def read_state_dict(files: dict[str, str]) -> dict:
 
 
 def _detect_arch(files: dict[str, str]) -> str:
-    from ganstudio.checkpoints import flatten_state_dict, read_checkpoint
     from ganstudio.models import ARCHITECTURES
 
     # A CycleGAN pair is two files of one architecture: recognise it from the first.
-    sample = files if set(files) in ({"vgg", "decoder"}, {"G"}) else {"G": next(iter(files.values()))}
-    state_dict = read_state_dict(sample) if len(sample) > 1 else flatten_state_dict(read_checkpoint(sample["G"]))
+    sample = files if set(files) == {"vgg", "decoder"} else dict([next(iter(files.items()))])
+    state_dict = read_state_dict(sample)
     candidates = []
     for arch in ARCHITECTURES:
         module = _architecture(arch)
