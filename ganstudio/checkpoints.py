@@ -135,6 +135,38 @@ def strip_prefixes(state_dict: Mapping[str, torch.Tensor], prefixes: tuple[str, 
     return result
 
 
+NORM_STATISTICS = ("running_mean", "running_var", "num_batches_tracked")
+
+
+def drop_unowned_norm_statistics(state_dict: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Drop norm statistics of layers that have no weight.
+
+    Those belong to an InstanceNorm (affine=False) saved by PyTorch < 0.4, which kept running
+    statistics that today's InstanceNorm neither has nor uses; junyanz's
+    ``__patch_instance_norm_state_dict`` pops them. A BatchNorm always has its weight, so its
+    statistics stay.
+    """
+    layers_with_weight = {key.rsplit(".", 1)[0] for key in state_dict if key.endswith(".weight")}
+    return {
+        key: value for key, value in state_dict.items()
+        if key.rpartition(".")[2] not in NORM_STATISTICS or key.rpartition(".")[0] in layers_with_weight
+    }
+
+
+def add_missing_batch_counts(state_dict: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Give every BatchNorm a ``num_batches_tracked`` (0), as torch's own loader does for files from PyTorch < 0.4.
+
+    Without it the strict key check would refuse those files; the count only matters with momentum=None.
+    """
+    import torch
+
+    result = dict(state_dict)
+    for key in state_dict:
+        if key.endswith(".running_mean"):
+            result.setdefault(key[: -len("running_mean")] + "num_batches_tracked", torch.tensor(0, dtype=torch.long))
+    return result
+
+
 def load_state_dict_strictly(module: nn.Module, state_dict: Mapping[str, torch.Tensor], *, arch: str) -> None:
     """``module.load_state_dict(strict=True)`` with an error that names what was expected.
 

@@ -38,7 +38,7 @@ from itertools import pairwise
 import torch
 from torch import nn
 
-from ganstudio.checkpoints import strip_prefixes
+from ganstudio.checkpoints import add_missing_batch_counts, strip_prefixes
 from ganstudio.errors import CheckpointError
 
 ARCH = "dcgan"
@@ -233,13 +233,8 @@ def matches(state_dict: Mapping[str, torch.Tensor]) -> bool:
 
 def normalize_keys(state_dict: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     """Strip ``module.`` / ``_orig_mod.`` prefixes and complete BatchNorm keys of files from PyTorch < 0.4."""
-    result = strip_prefixes(state_dict)
-    # Files written before PyTorch 0.4 (the script dates from 2017) lack num_batches_tracked; torch's own
-    # loader fills in 0, we do the same so the strict key check passes. It only matters with momentum=None.
-    for key in list(result):
-        if key.endswith(".running_mean"):
-            result.setdefault(key[: -len("running_mean")] + "num_batches_tracked", torch.tensor(0, dtype=torch.long))
-    return result
+    # the script dates from 2017: files from PyTorch < 0.4 lack num_batches_tracked
+    return add_missing_batch_counts(strip_prefixes(state_dict))
 
 
 def infer_config(state_dict: Mapping[str, torch.Tensor]) -> Config:

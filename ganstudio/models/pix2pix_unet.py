@@ -32,7 +32,7 @@ from typing import Literal
 import torch
 from torch import nn
 
-from ganstudio.checkpoints import strip_prefixes
+from ganstudio.checkpoints import add_missing_batch_counts, drop_unowned_norm_statistics, strip_prefixes
 from ganstudio.errors import CheckpointError
 
 ARCH = "pix2pix_unet"
@@ -208,7 +208,6 @@ def set_paper_test_mode(model: nn.Module, *, batch_statistics: bool, dropout: bo
             module.train(dropout)
 
 
-_STATS = ("running_mean", "running_var", "num_batches_tracked")
 _KEY = re.compile(r"^model\.model\.(\d+\.model\.)*\d+\.(weight|bias|running_mean|running_var|num_batches_tracked)$")
 
 
@@ -222,22 +221,7 @@ def matches(state_dict: Mapping[str, torch.Tensor]) -> bool:
 
 def normalize_keys(state_dict: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     """Strip ``module.``/``_orig_mod.``, drop stale InstanceNorm statistics, complete old BatchNorm keys."""
-    state_dict = strip_prefixes(state_dict)
-    layers_with_weight = {key.rsplit(".", 1)[0] for key in state_dict if key.endswith(".weight")}
-    result = {}
-    for key, value in state_dict.items():
-        layer, _, name = key.rpartition(".")
-        # Statistics without a weight belong to an InstanceNorm (affine=False) saved by PyTorch < 0.4: the
-        # official __patch_instance_norm_state_dict pops them. BatchNorm (affine) always has its weight.
-        if name in _STATS and layer not in layers_with_weight:
-            continue
-        result[key] = value
-    # BatchNorm files from PyTorch < 0.4 lack num_batches_tracked; torch's own loader fills in 0, we do the same
-    # so the strict key check passes. It only matters with momentum=None, which these networks never use.
-    for key in list(result):
-        if key.endswith(".running_mean"):
-            result.setdefault(key[: -len("running_mean")] + "num_batches_tracked", torch.tensor(0, dtype=torch.long))
-    return result
+    return add_missing_batch_counts(drop_unowned_norm_statistics(strip_prefixes(state_dict)))
 
 
 def _weight(state_dict: Mapping[str, torch.Tensor], key: str, what: str) -> torch.Tensor:
