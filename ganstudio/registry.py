@@ -24,7 +24,13 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ganstudio.errors import BackendError, CheckpointError, GanStudioError, ModelNotFoundError, WrongTaskError
+from ganstudio.errors import (
+    BackendError,
+    CheckpointError,
+    GanStudioError,
+    ModelNotFoundError,
+    WrongTaskError,
+)
 from ganstudio.manifest import ModelEntry, read_manifest, write_manifest
 from ganstudio.runtime import Device, Network
 
@@ -283,7 +289,11 @@ def parse_hub_address(address: str) -> tuple[str, str, str | None]:
 
 def _resolve_hub(address: str) -> Path:
     from huggingface_hub import constants, hf_hub_download, snapshot_download
-    from huggingface_hub.errors import EntryNotFoundError, LocalEntryNotFoundError, RepositoryNotFoundError
+    from huggingface_hub.errors import (
+        EntryNotFoundError,
+        LocalEntryNotFoundError,
+        RepositoryNotFoundError,
+    )
 
     repo_id, path, revision = parse_hub_address(address)
     try:
@@ -416,7 +426,6 @@ def load_torch_model(entry: ModelEntry, *, device: Device = "auto") -> LoadedMod
     Raises:
         CheckpointError: a file cannot be read or does not fit the architecture.
     """
-    from ganstudio.checkpoints import load_state_dict_strictly
     from ganstudio.runtime import TorchNetwork, torch_device
 
     arch = _architecture(entry.arch)
@@ -426,11 +435,7 @@ def load_torch_model(entry: ModelEntry, *, device: Device = "auto") -> LoadedMod
     networks: dict[str, Network] = {}
     config = None
     for group in groups:
-        state_dict = arch.normalize_keys(read_state_dict(group))
-        config = _apply_overrides(arch.infer_config(state_dict), entry.config)
-        module = arch.build(config)
-        load_state_dict_strictly(module, state_dict, arch=entry.arch)
-        module.eval()
+        module, config = load_network(arch, read_state_dict(group), overrides=entry.config)
         if hasattr(arch, "prepare_for_inference"):
             arch.prepare_for_inference(module)
         named = arch.networks(module) if arch.CONTAINER else {next(iter(group)): module}
@@ -445,6 +450,23 @@ def load_torch_model(entry: ModelEntry, *, device: Device = "auto") -> LoadedMod
         device=place,
         labels=entry.labels or default_labels(entry.arch, config_dict),
     )
+
+
+def load_network(arch, state_dict: dict, *, overrides: dict | None = None):
+    """An architecture module's network from a state dict: normalize_keys -> infer_config -> build ->
+    strict load -> eval. Returns the module and its config.
+
+    Raises:
+        CheckpointError: the state dict does not fit the architecture.
+    """
+    from ganstudio.checkpoints import load_state_dict_strictly
+
+    state_dict = arch.normalize_keys(state_dict)
+    config = _apply_overrides(arch.infer_config(state_dict), overrides or {})
+    module = arch.build(config)
+    load_state_dict_strictly(module, state_dict, arch=arch.ARCH)
+    module.eval()
+    return module, config
 
 
 def load_onnx_model(entry: ModelEntry, *, device: Device = "auto") -> LoadedModel:

@@ -9,9 +9,14 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from ganstudio.checkpoints import flatten_state_dict, load_state_dict_strictly, read_checkpoint
+from ganstudio.checkpoints import (
+    flatten_state_dict,
+    load_state_dict_strictly,
+    read_checkpoint,
+)
 from ganstudio.errors import CheckpointError
 from ganstudio.models import adain as arch
+from ganstudio.registry import load_network
 
 FOLDER = "adain"
 FILES = {"vgg": "vgg_normalised.pth", "decoder": "decoder.pth"}
@@ -24,12 +29,7 @@ def merge_like_registry(files):
 
 def load_like_registry(state_dict):
     """The registry's sequence: normalize_keys -> infer_config -> build -> strict load -> eval."""
-    state_dict = arch.normalize_keys(state_dict)
-    config = arch.infer_config(state_dict)
-    model = arch.build(config)
-    load_state_dict_strictly(model, state_dict, arch=arch.ARCH)
-    model.eval()
-    return model, config
+    return load_network(arch, state_dict)
 
 
 @pytest.fixture(scope="module")

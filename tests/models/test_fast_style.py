@@ -9,10 +9,15 @@ import numpy as np
 import pytest
 import torch
 
-from ganstudio.checkpoints import flatten_state_dict, load_state_dict_strictly, read_checkpoint
+from ganstudio.checkpoints import (
+    flatten_state_dict,
+    load_state_dict_strictly,
+    read_checkpoint,
+)
 from ganstudio.errors import CheckpointError
 from ganstudio.models import dcgan
 from ganstudio.models import fast_style as arch
+from ganstudio.registry import load_network
 
 FOLDER = "fast_style"
 
@@ -25,12 +30,7 @@ TINY_CONFIGS = [
 
 def load_like_registry(state_dict):
     """The registry's sequence: normalize_keys -> infer_config -> build -> strict load -> eval."""
-    state_dict = arch.normalize_keys(state_dict)
-    config = arch.infer_config(state_dict)
-    model = arch.build(config)
-    load_state_dict_strictly(model, state_dict, arch=arch.ARCH)
-    model.eval()
-    return model, config
+    return load_network(arch, state_dict)
 
 
 def read_fixture(conformance_dir, folder=FOLDER, name="mosaic.pth"):

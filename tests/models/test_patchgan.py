@@ -5,20 +5,16 @@ from __future__ import annotations
 import pytest
 import torch
 
-from ganstudio.checkpoints import flatten_state_dict, load_state_dict_strictly, read_checkpoint
+from ganstudio.checkpoints import flatten_state_dict, read_checkpoint
 from ganstudio.errors import CheckpointError
 from ganstudio.models import cyclegan_resnet, pix2pix_unet
 from ganstudio.models import patchgan as arch
+from ganstudio.registry import load_network
 
 
 def load_like_registry(state_dict):
     """The registry's sequence: normalize_keys -> infer_config -> build -> strict load -> eval."""
-    state_dict = arch.normalize_keys(state_dict)
-    config = arch.infer_config(state_dict)
-    model = arch.build(config)
-    load_state_dict_strictly(model, state_dict, arch=arch.ARCH)
-    model.eval()
-    return model, config
+    return load_network(arch, state_dict)
 
 
 def tiny_state_dict(config, seed=0):
