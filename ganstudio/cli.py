@@ -83,6 +83,28 @@ def build_parser() -> argparse.ArgumentParser:
     import_command.add_argument("--name", help="registry name (default: from the file name)")
     import_command.add_argument("--overwrite", action="store_true", help="replace a user model of the same name")
 
+    finetune = add_command("finetune", "train a model on your own pictures (in this terminal; the app runs it in the background)",
+                           image_task=False)
+    finetune.add_argument("--base", help="model to start from (registry name); omit with --kind to train from scratch")
+    finetune.add_argument("--kind", choices=["dcgan", "cgan", "pix2pix", "cyclegan", "stargan", "stargan_v2"],
+                          help="architecture to train from scratch")
+    finetune.add_argument("--data", nargs="+", help="images, folders or zips (a folder per class for conditional models; "
+                          "side-by-side pairs or inputs for pix2pix; domain A for CycleGAN)")
+    finetune.add_argument("--data-b", nargs="+", default=[], help="CycleGAN domain B, or pix2pix targets matched by file name")
+    finetune.add_argument("--name", help="registry name of the result")
+    finetune.add_argument("--steps", type=int, default=300)
+    finetune.add_argument("--batch-size", type=int)
+    finetune.add_argument("--lr", type=float)
+    finetune.add_argument("--image-size", type=int)
+    finetune.add_argument("--freeze-d", type=int, default=0, help="freeze the first N discriminator layers (FreezeD)")
+    finetune.add_argument("--no-diff-augment", action="store_true", help="turn off differentiable augmentation")
+    finetune.add_argument("--ema", type=float, help="EMA decay of the generator weights (0 = off)")
+    finetune.add_argument("--seed", type=int, default=0)
+    finetune.add_argument("--overwrite", action="store_true", help="replace a user model of the same name")
+    finetune.add_argument("--resume", metavar="JOB_ID", help="continue an interrupted or cancelled job from its checkpoint")
+
+    add_command("jobs", "list fine-tuning jobs and where they stand", image_task=False)
+
     export = add_command("export", "export a model to ONNX (one file per network, plus model.json)", image_task=False)
     export.add_argument("--model", required=True)
     export.add_argument("--format", choices=["onnx"], default="onnx")
@@ -285,6 +307,45 @@ def run_export(args: argparse.Namespace) -> dict:
             "message": f"exported {len(entry.files)} network(s) to {target} (parity {entry.metrics})"}
 
 
+def run_finetune(args: argparse.Namespace) -> dict:
+    from ganstudio.train.finetune import plan_finetune
+    from ganstudio.train.jobs import JobManager, run_job
+    from ganstudio.train.uploads import build_training_set
+
+    registry = _registry()
+    jobs = JobManager(registry)
+    if args.resume:
+        job = jobs.resume(args.resume)
+    else:
+        if not args.data or not args.name:
+            raise GanStudioError("finetune needs --data and --name (or --resume JOB_ID).")
+        plan = plan_finetune(registry, base=args.base, kind=args.kind, steps=args.steps, batch_size=args.batch_size,
+                             lr=args.lr, image_size=args.image_size, freeze_d_layers=args.freeze_d,
+                             diff_augment=not args.no_diff_augment, ema_decay=args.ema, seed=args.seed)
+        data, report = build_training_set(plan.kind, files=args.data, files_b=args.data_b, size=plan.config.image_size,
+                                          channels=plan.channels, class_names=plan.class_names)
+        if not args.json:
+            print(f"{report.summary()}; training {plan.kind} for {plan.config.steps} steps", file=sys.stderr)
+        job = jobs.submit(name=args.name, config=plan.config, data=data, base=plan.base, data_report=report.to_json(),
+                          overwrite=args.overwrite)
+    run_job(jobs.root / job.id)
+    status = jobs.finish(job.id)
+    if status.state != "done":
+        raise GanStudioError(f"job {job.id} {status.state}: {status.message}")
+    return {"job": job.id, "state": status.state, "model": status.model, "steps": status.step,
+            "message": f"job {job.id}: {status.message}"}
+
+
+def run_jobs(args: argparse.Namespace) -> dict:
+    from dataclasses import asdict
+
+    from ganstudio.train.jobs import JobManager
+
+    statuses = JobManager(_registry()).jobs()
+    lines = [f"{status.id}  {status.describe()}" for status in statuses] or ["no fine-tuning jobs yet"]
+    return {"jobs": [asdict(status) for status in statuses], "message": "\n".join(lines)}
+
+
 COMMANDS = {
     "generate": run_generate,
     "interpolate": run_interpolate,
@@ -294,4 +355,6 @@ COMMANDS = {
     "models": run_models,
     "import": run_import,
     "export": run_export,
+    "finetune": run_finetune,
+    "jobs": run_jobs,
 }

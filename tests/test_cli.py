@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import REPO_ROOT, save_tiny_checkpoint
+from support import REPO_ROOT, save_tiny_checkpoint
 from ganstudio.cli import main, parse_attributes
 from ganstudio.errors import GanStudioError
 

@@ -71,7 +71,7 @@ def test_adain_folder_reproduces_the_official_tensor(conformance_dir, conformanc
 
 
 def _image_level_calls():
-    from conftest import CONFORMANCE_DIR
+    from support import CONFORMANCE_DIR
 
     calls = []
     for meta_path in sorted(CONFORMANCE_DIR.glob("*/meta.json")) if CONFORMANCE_DIR.is_dir() else []:

@@ -7,7 +7,7 @@ import shutil
 import numpy as np
 import pytest
 
-from conftest import save_tiny_checkpoint
+from support import save_tiny_checkpoint
 from ganstudio.errors import CheckpointError, GanStudioError, ModelNotFoundError, WrongTaskError
 from ganstudio.registry import Registry, parse_hub_address, resolve_source
 from ganstudio.tasks.generate import generate

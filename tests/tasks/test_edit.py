@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import save_tiny_checkpoint
+from support import save_tiny_checkpoint
 from ganstudio.errors import GanStudioError, WrongTaskError
 from ganstudio.tasks.edit import attribute_vector, domain_grid, edit_attributes, edit_domain
 

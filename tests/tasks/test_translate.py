@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import save_tiny_checkpoint
+from support import save_tiny_checkpoint
 from ganstudio import images
 from ganstudio.errors import GanStudioError
 from ganstudio.tasks.translate import directions, translate

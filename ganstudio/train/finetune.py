@@ -1,0 +1,97 @@
+"""Plan a fine-tune: from a base model (or a fresh architecture) and a few options to a FinetuneConfig.
+
+The CLI's ``finetune`` command and the Fine-tune tab both call ``plan_finetune`` and hand the
+result to the job queue, so they train exactly the same thing for the same choices.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ganstudio.errors import GanStudioError
+from ganstudio.registry import Registry, resolve_source
+from ganstudio.train.config import KINDS, FinetuneConfig
+from ganstudio.train.jobs import KIND_OF_ARCH
+
+DEFAULT_STEPS = 300
+
+
+@dataclass(frozen=True)
+class FinetunePlan:
+    """What will be trained and how the uploaded pictures must be prepared for it."""
+
+    config: FinetuneConfig
+    channels: int
+    class_names: tuple[str, ...]
+    base: str | None
+
+    @property
+    def kind(self) -> str:
+        return self.config.kind
+
+
+def recipe(kind: str) -> FinetuneConfig:
+    """The training recipe of the built-in model of this kind (losses, widths, optimiser)."""
+    from ganstudio.train.bundle import MODELS
+
+    for model in MODELS.values():
+        if model.config.kind == kind:
+            return model.config
+    raise GanStudioError(f"no training recipe for {kind!r}; kinds: {', '.join(KINDS)}.")
+
+
+def plan_finetune(registry: Registry, *, base: str | None = None, kind: str | None = None, steps: int = DEFAULT_STEPS,
+                  batch_size: int | None = None, lr: float | None = None, image_size: int | None = None,
+                  freeze_d_layers: int = 0, diff_augment: bool = True, ema_decay: float | None = None,
+                  seed: int = 0) -> FinetunePlan:
+    """A FinetuneConfig that starts from ``base`` (a registry name) or, with ``kind``, from scratch.
+
+    Unset options take the base model's training recipe (the one that trained the built-in model
+    of that kind); checkpoints every tenth of the run, samples every twentieth.
+
+    Raises:
+        GanStudioError: no base and no kind, an ONNX-only base, or an architecture that cannot be trained.
+    """
+    from ganstudio.train.bundle import MODELS
+
+    if base:
+        entry = registry.get(base)
+        if entry.format == "onnx":
+            raise GanStudioError(f"'{base}' exists only as ONNX; fine-tuning needs its PyTorch weights.")
+        if entry.arch not in KIND_OF_ARCH:
+            raise GanStudioError(f"'{base}' is a {entry.arch} model, which this app cannot train; "
+                                 f"trainable: {', '.join(KIND_OF_ARCH)}.")
+        kind = KIND_OF_ARCH[entry.arch]
+        template = MODELS[entry.name].config if entry.name in MODELS else recipe(kind)
+        arch = dict(entry.config) or dict(template.arch)
+        init_from = {role: str(resolve_source(source, entry.base_dir)) for role, source in entry.files.items()}
+        class_names = tuple(entry.labels)
+        size = image_size or _native_size(entry.arch, arch, entry.preprocessing) or template.image_size
+    elif kind:
+        if kind not in KINDS:
+            raise GanStudioError(f"kind must be one of {', '.join(KINDS)}, not {kind!r}.")
+        template = recipe(kind)
+        arch, init_from, class_names = dict(template.arch), {}, ()
+        size = image_size or template.image_size
+    else:
+        raise GanStudioError("choose a base model to fine-tune, or a kind of model to train from scratch.")
+    config = template.with_updates(
+        arch=arch, init_from=init_from, steps=int(steps), image_size=int(size), seed=int(seed),
+        batch_size=int(batch_size or template.batch_size), lr=float(lr or template.lr),
+        lr_decay_start=0, freeze_d_layers=int(freeze_d_layers), diff_augment=bool(diff_augment),
+        ema_decay=template.ema_decay if ema_decay is None else float(ema_decay),
+        checkpoint_every=max(1, int(steps) // 10), sample_every=max(1, int(steps) // 20),
+    )
+    channels = int(arch.get("nc", 3)) if kind in ("dcgan", "cgan") else 3
+    return FinetunePlan(config=config, channels=channels, class_names=class_names, base=base)
+
+
+def _native_size(arch_id: str, config: dict, preprocessing: dict) -> int | None:
+    """The image size a model was trained at, where it can be known."""
+    if preprocessing.get("fixed_size"):
+        return int(preprocessing["fixed_size"])
+    if arch_id in ("dcgan", "cgan") and "n_layers" in config:
+        return 4 * 2 ** (int(config["n_layers"]) - 1)
+    if arch_id == "stargan_v2" and "img_size" in config:
+        return int(config["img_size"])
+    return None

@@ -1,0 +1,202 @@
+"""Background fine-tuning: uploads are checked, jobs run in a worker process, a killed worker resumes."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import signal
+import time
+import zipfile
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from support import save_tiny_checkpoint
+from ganstudio.errors import GanStudioError
+from ganstudio.registry import Registry
+from ganstudio.tasks.generate import generate
+from ganstudio.train.config import FinetuneConfig
+from ganstudio.train.finetune import plan_finetune
+from ganstudio.train.jobs import JobManager, run_job
+from ganstudio.train.uploads import build_training_set, load_images
+
+TINY = {"nz": 8, "ngf": 4, "nc": 1, "n_layers": 4}
+
+
+def _digit_pngs(folder, count, *, seed=0):
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    for index in range(count):
+        Image.fromarray(rng.integers(0, 255, (40, 40), dtype=np.uint8)).save(folder / f"img{index:02d}.png")
+    return folder
+
+
+def _tiny_config(steps, **changes):
+    return FinetuneConfig(kind="dcgan", arch=TINY, disc={"ndf": 4}, steps=steps, batch_size=8, image_size=32,
+                          checkpoint_every=changes.pop("checkpoint_every", 10), sample_every=changes.pop("sample_every", 0),
+                          **changes)
+
+
+@pytest.fixture
+def manager(tmp_path):
+    jobs = JobManager(Registry(user_dir=tmp_path / "user"))
+    yield jobs
+    jobs.stop(kill_worker=True)
+
+
+def test_files_that_are_not_images_are_skipped_and_counted(tmp_path):
+    folder = _digit_pngs(tmp_path / "pics", 10)
+    (folder / "notes.txt").write_text("hello")
+    Image.new("RGB", (4, 4)).save(folder / "tiny.png")
+    arrays, _, _, report = load_images([folder], 32, channels=1)
+    assert len(arrays) == 10 and arrays[0].shape == (32, 32, 1)
+    assert report.used == 10 and len(report.skipped) == 2
+    assert "2 skipped" in report.summary() and "not images" in report.summary() and "too small" in report.summary()
+
+
+def test_too_few_images_are_refused_before_anything_starts(tmp_path):
+    folder = _digit_pngs(tmp_path / "few", 3)
+    with pytest.raises(GanStudioError, match="only 3 usable images; at least 8"):
+        build_training_set("dcgan", files=[folder], size=32, channels=1)
+
+
+def test_a_zip_with_a_folder_per_class_gives_labels_and_ignores_member_paths(tmp_path):
+    archive = tmp_path / "digits.zip"
+    with zipfile.ZipFile(archive, "w") as handle:
+        for label in ("3", "7"):
+            for index in range(5):
+                buffer = io.BytesIO()
+                Image.fromarray(np.full((20, 20), 40 * index, np.uint8)).save(buffer, format="PNG")
+                handle.writestr(f"../../{label}/{index}.png", buffer.getvalue())
+    data, report = build_training_set("cgan", files=[archive], size=32, channels=1,
+                                      class_names=[str(d) for d in range(10)])
+    assert data["images"].shape == (10, 32, 32, 1)
+    assert sorted(set(data["labels"].tolist())) == [3, 7]
+    assert report.classes == ["3", "7"]
+    assert not (tmp_path.parent / "3").exists()
+
+
+def test_folders_that_are_not_classes_of_the_base_model_are_explained(tmp_path):
+    _digit_pngs(tmp_path / "data" / "cats", 8)
+    with pytest.raises(GanStudioError, match="not classes of the base model"):
+        build_training_set("cgan", files=[tmp_path / "data"], size=32, channels=1, class_names=["0", "1"])
+
+
+def test_side_by_side_pairs_are_split_into_input_and_target(tmp_path):
+    folder = tmp_path / "pairs"
+    folder.mkdir()
+    for index in range(8):
+        pair = np.zeros((20, 40, 3), np.uint8)
+        pair[:, 20:] = 255
+        Image.fromarray(pair).save(folder / f"{index}.png")
+    data, _ = build_training_set("pix2pix", files=[folder], size=16)
+    assert data["A"].shape == (8, 16, 16, 3)
+    assert data["A"].max() < 0.05 and data["B"].min() > 0.95
+
+
+def test_plan_from_an_imported_base_starts_from_its_weights_at_its_size(tmp_path):
+    registry = Registry(user_dir=tmp_path / "user")
+    registry.import_model(save_tiny_checkpoint("dcgan", tmp_path / "netG.pth", **TINY), name="base")
+    plan = plan_finetune(registry, base="base", steps=40)
+    assert plan.kind == "dcgan" and plan.channels == 1 and plan.config.image_size == 32
+    assert plan.config.arch == {**TINY}
+    assert set(plan.config.init_from) == {"G"}
+    assert plan.config.checkpoint_every == 4
+    with pytest.raises(GanStudioError, match="choose a base model"):
+        plan_finetune(registry)
+
+
+def test_a_job_runs_in_a_worker_and_its_model_is_registered(manager, tmp_path):
+    data, report = build_training_set("dcgan", files=[_digit_pngs(tmp_path / "pics", 12)], size=32, channels=1)
+    job = manager.submit(name="My Digits", config=_tiny_config(12, sample_every=6), data=data,
+                         data_report=report.to_json())
+    manager.start()
+    status = manager.wait(job.id, timeout=300)
+    assert status.state == "done", status.message
+    assert status.model == "my-digits" and status.step == 12 and status.sample.endswith("step_000012.png")
+    assert [row["step"] for row in manager.losses(job.id)] == list(range(1, 13))
+    # the model is usable everywhere, also after a restart
+    model = Registry(user_dir=manager.registry.user_dir).load("my-digits")
+    assert generate(model, seed=1).images[0].size == (32, 32)
+
+
+def test_a_bundled_name_is_refused_and_nothing_is_queued(manager):
+    with pytest.raises(GanStudioError, match="built-in model"):
+        manager.submit(name="magenta-26-styles", config=_tiny_config(2), data={"images": np.zeros((8, 32, 32, 1), np.float32)})
+    assert manager.jobs() == []
+
+
+def test_a_failing_job_reports_why_and_leaves_the_registry_untouched(manager):
+    before = manager.registry.names()
+    wrong = {"images": np.zeros((8, 16, 16, 1), np.float32)}  # 16 px images for a 32 px model
+    job = manager.submit(name="broken", config=_tiny_config(4), data=wrong)
+    manager.start()
+    status = manager.wait(job.id, timeout=300)
+    assert status.state == "failed" and status.message
+    assert manager.registry.names() == before
+
+
+def _wait_for_step(manager, job_id, step, timeout=240):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        rows = manager.losses(job_id)
+        if rows and rows[-1]["step"] >= step:
+            return rows[-1]["step"]
+        time.sleep(0.02)
+    raise TimeoutError(f"job {job_id} never reached step {step}: {manager.status(job_id)}")
+
+
+def test_a_killed_worker_resumes_from_its_checkpoint_and_ends_as_an_uninterrupted_run(manager, tmp_path):
+    data = {"images": np.random.default_rng(0).random((32, 32, 32, 1), dtype=np.float32)}
+    config = _tiny_config(600, checkpoint_every=20)
+    job = manager.submit(name="resumed", config=config, data=data)
+    manager.start()
+    reached = _wait_for_step(manager, job.id, 45)
+    os.kill(manager.worker_pid() or manager.status(job.id).pid, signal.SIGKILL)
+    deadline = time.monotonic() + 60
+    while manager.status(job.id).state != "interrupted" and time.monotonic() < deadline:
+        time.sleep(0.05)
+    interrupted = manager.status(job.id)
+    assert interrupted.state == "interrupted" and "resume" in interrupted.message
+    assert reached < 600
+
+    manager.resume(job.id)
+    status = manager.wait(job.id, timeout=600)
+    assert status.state == "done", status.message
+    assert 40 <= status.resumed_from <= 600 and status.resumed_from % 20 == 0  # lost at most one checkpoint interval
+    assert status.resumed_from >= reached - 20
+
+    # the same job without the kill, in this process
+    reference = tmp_path / "reference"
+    reference.mkdir()
+    for name in ("job.json", "status.json", "data.npz"):
+        (reference / name).write_bytes((manager.root / job.id / name).read_bytes())
+    assert run_job(reference) == 0
+    resumed_weights = (manager.root / job.id / "work" / "model" / "G.safetensors").read_bytes()
+    assert resumed_weights == (reference / "work" / "model" / "G.safetensors").read_bytes()
+
+
+def test_cancel_stops_a_running_job_without_registering_it(manager):
+    data = {"images": np.random.default_rng(0).random((16, 32, 32, 1), dtype=np.float32)}
+    job = manager.submit(name="stopped", config=_tiny_config(5000, checkpoint_every=50), data=data)
+    manager.start()
+    _wait_for_step(manager, job.id, 5)
+    manager.cancel(job.id)
+    status = manager.wait(job.id, timeout=120)
+    assert status.state == "cancelled" and status.step < 5000
+    assert "stopped" not in manager.registry.names()
+
+
+def test_a_job_left_running_by_a_dead_app_is_interrupted_after_restart(tmp_path):
+    registry = Registry(user_dir=tmp_path / "user")
+    first = JobManager(registry)
+    job = first.submit(name="orphan", config=_tiny_config(4), data={"images": np.zeros((8, 32, 32, 1), np.float32)})
+    status_file = first.root / job.id / "status.json"
+    status = json.loads(status_file.read_text())
+    status.update(state="running", pid=2**22 + 12345)  # no such process
+    status_file.write_text(json.dumps(status))
+    restarted = JobManager(registry)
+    assert restarted.status(job.id).state == "interrupted"
+    assert "resume" in restarted.status(job.id).message
