@@ -278,3 +278,20 @@ def pad_reflect(array: np.ndarray, *, height: int, width: int, channels_last: bo
     else:
         pad = ((0, 0), (0, 0), (0, height - array.shape[2]), (0, width - array.shape[3]))
     return np.pad(array, pad, mode="reflect") if any(p[1] for p in pad) else array
+
+
+def enlarge_for_display(image: Image.Image, *, min_side: int = 256) -> Image.Image:
+    """Scale a small image up by a whole factor until its shorter side reaches ``min_side``.
+
+    Nearest neighbour, so a 32x32 digit shows crisp pixels instead of a blur. Images that are
+    already large enough come back unchanged; downloads should offer the original.
+    """
+    factor = -(-min_side // max(1, min(image.size)))
+    if factor <= 1:
+        return image
+    return image.resize((image.width * factor, image.height * factor), Image.NEAREST)
+
+
+def is_blank(image: Image.Image) -> bool:
+    """True when every pixel has the same colour (an empty canvas, a flat result)."""
+    return all(low == high for low, high in image.convert("RGB").getextrema())

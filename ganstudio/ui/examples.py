@@ -1,0 +1,79 @@
+"""Example inputs for the tabs: a few ``skimage.data`` pictures and a drawn digit, written once as PNG files.
+
+The files go to the system's temporary folder, which Gradio serves. Without scikit-image
+the picture examples are left out (the app still works; the sketch example remains).
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import tempfile
+from pathlib import Path
+
+from PIL import Image, ImageDraw
+
+from ganstudio import images
+
+logger = logging.getLogger(__name__)
+
+EXAMPLES_DIR = Path(tempfile.gettempdir()) / "ganstudio-examples"
+
+# file stem -> skimage.data function
+SKIMAGE_PICTURES = {
+    "cat": "chelsea",
+    "astronaut": "astronaut",
+    "coffee": "coffee",
+    "rocket": "rocket",
+    "hubble": "hubble_deep_field",
+    "cells": "immunohistochemistry",
+    "colorwheel": "colorwheel",
+    "logo-transparent": "logo",
+    "camera-grey": "camera",
+}
+
+
+@functools.cache
+def example_paths() -> dict[str, str]:
+    """Stem -> PNG path of every example picture that could be written."""
+    EXAMPLES_DIR.mkdir(parents=True, exist_ok=True)
+    paths = {"sketch-7": _write_if_missing("sketch-7", _sketch_of_seven)}
+    try:
+        from skimage import data
+    except ImportError:
+        logger.info("scikit-image is not installed: the tabs show no photo examples.")
+        return paths
+    for stem, function in SKIMAGE_PICTURES.items():
+        try:
+            paths[stem] = _write_if_missing(stem, lambda function=function: images.array_to_pil(getattr(data, function)()))
+        except Exception as error:  # a data file skimage would have to download
+            logger.info("example '%s' left out (%s)", stem, error)
+    return paths
+
+
+def example(stem: str) -> str | None:
+    """The path of one example picture, or None when it is not available."""
+    return example_paths().get(stem)
+
+
+def preview_image(side: int = 96) -> Image.Image:
+    """A small square picture to preview built-in styles on."""
+    path = example("cat")
+    picture = images.open_image(path) if path else Image.linear_gradient("L").convert("RGB")
+    return images.center_square(picture, side)
+
+
+def _write_if_missing(stem: str, make) -> str:
+    path = EXAMPLES_DIR / f"{stem}.png"
+    if not path.is_file():
+        make().save(path)
+    return str(path)
+
+
+def _sketch_of_seven() -> Image.Image:
+    """A '7' drawn with a thick dark pen on white, like a sketch in the Translate tab."""
+    canvas = Image.new("RGB", (256, 256), "white")
+    pen = ImageDraw.Draw(canvas)
+    pen.line([(64, 56), (196, 56), (112, 212)], fill="black", width=22, joint="curve")
+    pen.line([(96, 136), (170, 136)], fill="black", width=18)
+    return canvas

@@ -1,0 +1,200 @@
+"""Models tab: the registry as a table; import a checkpoint; export to ONNX; PyTorch or ONNX Runtime per model."""
+
+from __future__ import annotations
+
+import functools
+import shutil
+from pathlib import Path
+
+import gradio as gr
+
+from ganstudio.errors import GanStudioError, ModelNotFoundError
+from ganstudio.manifest import ModelEntry
+from ganstudio.registry import Registry, resolve_source
+from ganstudio.ui import common
+
+HEADERS = ["Name", "Tasks", "Architecture", "Format", "Runtime", "Device", "Size", "Source", "Loaded"]
+WIDTHS = ["15%", "8%", "13%", "9%", "10%", "6%", "7%", "26%", "6%"]
+CHECKPOINT_TYPES = [".pth", ".pt", ".ckpt", ".tar", ".safetensors", ".onnx"]
+
+
+def build_tab(registry: Registry, backends: gr.State, *, tab: gr.Tab) -> dict[str, gr.components.Component]:
+    """Lay out the Models tab and wire its events; ``tab`` is the tab itself (the table refreshes when it opens)."""
+    all_names = registry.names()
+    # -- layout
+    devices = gr.Markdown("Open this tab to see the devices.", label="Devices", elem_classes=["run-info"])
+    table = gr.Dataframe(value=model_rows(registry, {}, with_devices=False), headers=HEADERS, interactive=False,
+                         wrap=True, column_widths=WIDTHS, label="Models", elem_id="models-table")
+    refresh = gr.Button("Refresh", size="sm")
+    with gr.Row(equal_height=False):
+        with gr.Column():
+            gr.Markdown("### Runtime per model")
+            runtime_model = gr.Dropdown(all_names, value=all_names[0] if all_names else None, label="Model",
+                                        allow_custom_value=True)
+            backend = gr.Radio(common.BACKEND_CHOICES, value="auto", label="Runtime",
+                               info="ONNX Runtime for a PyTorch model exports it once (slow the first time)")
+            apply = gr.Button("Use this runtime", variant="primary")
+            runtime_info = common.run_info("Runtime")
+        with gr.Column():
+            gr.Markdown("### Import a checkpoint")
+            files = gr.File(label="Checkpoint file(s): a CycleGAN pair is latest_net_G_A.pth + latest_net_G_B.pth",
+                            file_count="multiple", file_types=CHECKPOINT_TYPES, height=120)
+            address = gr.Textbox(label="…or a Hugging Face file", placeholder="hf://owner/repo/path/to/G.pth[@revision]")
+            with gr.Row(equal_height=True):
+                new_name = gr.Textbox(label="Name (optional)", placeholder="my-model", scale=3)
+                overwrite = gr.Checkbox(False, label="Replace a model of this name", scale=2)
+            run_import = gr.Button("Import", variant="primary")
+            import_info = common.run_info("Import")
+        with gr.Column():
+            gr.Markdown("### Export to ONNX")
+            export_choices = exportable(registry)
+            export_picker = gr.Dropdown(export_choices, value=export_choices[0] if export_choices else None,
+                                       label="PyTorch model", allow_custom_value=True, elem_id="models-export")
+            run_export = gr.Button("Export to ONNX", variant="primary")
+            exported = gr.File(label="ONNX files (zip, and each network)", file_count="multiple", elem_id="models-exported")
+            export_info = common.run_info("Export")
+
+    # -- callbacks
+    @common.user_errors
+    def list_models(backends: dict):
+        """Every model in the registry with its task, architecture, format, runtime, device, size and source."""
+        return model_rows(registry, backends), describe_devices()
+
+    @common.user_errors
+    def set_backend(model_name: str, backend: str, backends: dict, progress=gr.Progress()):
+        """Run a model with PyTorch or ONNX Runtime in this session, and load it to show its device.
+
+        Args:
+            model_name: any model (see /list_models).
+            backend: "auto" (the model's own format), "torch" or "onnx".
+        """
+        entry = common.entry_for(registry, model_name, None)
+        chosen = {**(backends or {}), entry.name: backend}
+        model = common.load_model(registry, entry.name, None, chosen, progress)
+        runtime = common.BACKEND_NAMES[model.backend]
+        message = f"**{entry.name}** runs with {runtime} on **{model.device.upper()}** in this session."
+        return chosen, message, model_rows(registry, chosen)
+
+    @common.user_errors
+    def import_checkpoint(files: list[str] | None, address: str, name: str, overwrite: bool, backends: dict,
+                          progress=gr.Progress()):
+        """Import a checkpoint as a user model: uploaded file(s), or an hf://owner/repo/file address.
+
+        Args:
+            files: one checkpoint, or the files of one model (e.g. a CycleGAN pair).
+            address: hf://owner/repo/path/to/file[@revision], instead of files.
+            name: the model's name (default: from the file name).
+            overwrite: replace a user model of the same name.
+        """
+        name = (name or "").strip() or None
+        if name is None and files and len(files) > 1:
+            raise GanStudioError("several files make one model: give it a name.")
+        progress(0.1, desc="Reading and checking the checkpoint…")
+        entry = registry.import_model(_import_source(files, address), name=name, overwrite=bool(overwrite))
+        tab_names = ", ".join(common.TASK_TABS.get(task, task) for task in entry.tasks) or "no tab (training only)"
+        message = f"Imported **{entry.name}** ({entry.arch}). Find it in: {tab_names}."
+        return message, model_rows(registry, backends)
+
+    @common.user_errors
+    def export_model(model_name: str, progress=gr.Progress()):
+        """Export a PyTorch model to ONNX (checked against PyTorch) and return a zip and the .onnx files.
+
+        Args:
+            model_name: a PyTorch or safetensors model (see /list_models).
+        """
+        entry = common.entry_for(registry, model_name, None)
+        if entry.format == "onnx":
+            raise GanStudioError(f"'{entry.name}' is already an ONNX model.")
+        progress(0.1, desc=f"Exporting {entry.name} to ONNX and checking it against PyTorch…")
+        model = registry.load(entry.name, backend="onnx")
+        folder = Path(model.entry.base_dir)
+        archive = shutil.make_archive(str(common.output_folder() / f"{entry.name}-onnx"), "zip", root_dir=folder)
+        parity = model.entry.metrics.get("onnx_parity_max_abs_diff", {})
+        worst = max(parity.values(), default=0.0)
+        message = f"Exported **{entry.name}**: {len(model.entry.files)} network(s), max difference from PyTorch {worst:.1e}."
+        return [archive, *(str(folder / path) for path in model.entry.files.values())], message
+
+    # -- events
+    gr.on([tab.select, refresh.click], list_models, backends, [table, devices], api_name="list_models",
+          queue=False)
+    apply.click(set_backend, [runtime_model, backend, backends], [backends, runtime_info, table], api_name="set_backend",
+                concurrency_id=common.MODEL_QUEUE)
+    imported = run_import.click(import_checkpoint, [files, address, new_name, overwrite, backends], [import_info, table],
+                     api_name="import_model", concurrency_id=common.MODEL_QUEUE)
+    run_export.click(export_model, export_picker, [exported, export_info], api_name="export_onnx",
+                     concurrency_id=common.MODEL_QUEUE)
+    return {"runtime_model": runtime_model, "export_model": export_picker, "imported": imported}
+
+
+def model_rows(registry: Registry, backends: dict, *, with_devices: bool = True) -> list[list[str]]:
+    """One table row per model."""
+    loaded = set(registry.loaded_names())  # an ONNX export of "x" is loaded as "x-onnx"
+    bundled_dir = registry.weights_dir.resolve()
+    rows = []
+    for entry in registry.entries():
+        chosen = (backends or {}).get(entry.name, "auto")
+        if chosen == "auto":
+            chosen = "onnx" if entry.format == "onnx" else "torch"
+        where = "bundled" if Path(entry.base_dir or ".").resolve() == bundled_dir else "imported"
+        rows.append([
+            entry.name, ", ".join(entry.tasks) or "training only", entry.arch, entry.format,
+            common.BACKEND_NAMES[chosen], expected_device(chosen) if with_devices else "…", _size(entry),
+            f"{where}: {entry.source}" if entry.source else where, "yes" if {entry.name, f"{entry.name}-onnx"} & loaded else "",
+        ])
+    return rows
+
+
+@functools.cache
+def expected_device(backend: str) -> str:
+    """Where a backend puts a model on this machine (the "auto" device)."""
+    from ganstudio.runtime import onnx_providers, torch_device
+
+    try:
+        if backend == "torch":
+            return torch_device("auto")
+        cuda = onnx_providers("auto")[0] == "CUDAExecutionProvider"
+    except (ImportError, GanStudioError):
+        return "unavailable"
+    # onnxruntime-gpu lists its CUDA provider even where there is no GPU: PyTorch, when installed, knows better.
+    return "cuda" if cuda and expected_device("torch") != "cpu" else "cpu"
+
+
+def describe_devices() -> str:
+    """The device line above the table."""
+    torch_place, onnx_place = expected_device("torch"), expected_device("onnx")
+    return f"PyTorch runs on **{torch_place.upper()}** · ONNX Runtime runs on **{onnx_place.upper()}**"
+
+
+def _size(entry: ModelEntry) -> str:
+    total = 0
+    for source in entry.files.values():
+        if source.startswith("hf://"):
+            return "on the Hub"
+        try:
+            total += resolve_source(source, entry.base_dir).stat().st_size
+        except (ModelNotFoundError, OSError):
+            return "missing"
+    return f"{total / 1e6:.1f} MB" if total >= 100_000 else f"{total / 1e3:.0f} kB"
+
+
+def exportable(registry: Registry) -> list[str]:
+    """Models that can be exported to ONNX: PyTorch or safetensors models that do a task."""
+    return [entry.name for entry in registry.entries() if entry.format != "onnx" and entry.tasks]
+
+
+def _import_source(files: list[str] | None, address: str | None) -> str:
+    """What to import: a hub address, an uploaded file, or a folder of the uploaded files."""
+    address = (address or "").strip()
+    if address:
+        if not address.startswith("hf://"):
+            raise GanStudioError("write a Hugging Face address as hf://owner/repo/path/to/file[@revision], or upload the file.")
+        return address
+    if not files:
+        raise GanStudioError("upload a checkpoint file (or several for one model), or give an hf:// address.")
+    if len(files) == 1:
+        return files[0]
+    # Several files make one model (CycleGAN's G_A and G_B): gather them under their own names.
+    folder = common.output_folder()
+    for path in files:
+        shutil.copyfile(path, folder / Path(path).name)
+    return str(folder)

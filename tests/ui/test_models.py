@@ -1,0 +1,77 @@
+"""Models tab through its API: the table, importing by upload, runtime per model, ONNX export."""
+
+from __future__ import annotations
+
+import zipfile
+
+from gradio_client import Client, handle_file
+
+from ui.results import app_error, open_result
+from ui.studio import save_tiny_checkpoint
+
+
+def _rows(table: dict) -> dict[str, dict[str, str]]:
+    return {row[0]: dict(zip(table["headers"], row)) for row in table["data"]}
+
+
+def test_table_lists_every_model_with_its_details(client):
+    table, devices = client.predict(api_name="/list_models")
+    rows = _rows(table)
+    assert {"magenta-arbitrary", "tiny-dcgan", "tiny-cyclegan", "tiny-stargan-v2"} <= set(rows)
+    assert rows["tiny-cyclegan"]["Tasks"] == "translate" and rows["tiny-cyclegan"]["Architecture"] == "cyclegan_resnet"
+    assert rows["magenta-arbitrary"]["Format"] == "onnx" and rows["magenta-arbitrary"]["Runtime"] == "ONNX Runtime"
+    assert rows["tiny-dcgan"]["Device"] == "cpu" and rows["tiny-dcgan"]["Size"].endswith("kB")
+    assert "PyTorch runs on" in devices
+
+
+def test_uploaded_checkpoint_is_imported_and_usable(client, studio_url, tmp_path):
+    single = save_tiny_checkpoint("dcgan", tmp_path / "netG_epoch_3.pth", nz=8, ngf=4, n_layers=4, seed=3)
+    message, table = client.predict([handle_file(str(single))], "", "uploaded-dcgan", False, api_name="/import_model")
+    assert "Imported **uploaded-dcgan** (dcgan)" in message and "Generate" in message
+    assert "uploaded-dcgan" in _rows(table)
+    fresh = Client(studio_url, verbose=False)  # a new session sees the model too
+    originals = fresh.predict("uploaded-dcgan", 1, 1, None, 0.0, api_name="/generate")[1]
+    assert open_result(originals[0]).size == (32, 32)
+    again = app_error(client, files=[handle_file(str(single))], address="", name="uploaded-dcgan", overwrite=False,
+                      api_name="/import_model")
+    assert "already exists" in again
+
+
+def test_a_cyclegan_pair_uploads_as_one_two_way_model(client, tmp_path):
+    pair = [save_tiny_checkpoint("cyclegan_resnet", tmp_path / f"latest_net_G_{side}.pth", ngf=4, n_blocks=1, seed=i)
+            for i, side in enumerate("AB")]
+    message, table = client.predict([handle_file(str(p)) for p in pair], "", "uploaded-pair", False, api_name="/import_model")
+    assert "uploaded-pair" in _rows(table) and "Translate" in message
+    unnamed = app_error(client, files=[handle_file(str(p)) for p in pair], address="", name="", overwrite=False,
+                        api_name="/import_model")
+    assert "give it a name" in unnamed
+
+
+def test_bad_imports_explain_themselves(client, tmp_path):
+    assert "hf://owner/repo" in app_error(client, files=None, address="https://example.com/G.pth", name="",
+                                          overwrite=False, api_name="/import_model")
+    assert "not a hub address of a file" in app_error(client, files=None, address="hf://owner-only", name="",
+                                                      overwrite=False, api_name="/import_model")
+    junk = tmp_path / "G.pth"
+    junk.write_bytes(b"not a checkpoint")
+    assert "G.pth" in app_error(client, files=[handle_file(str(junk))], address="", name="junk", overwrite=False,
+                                api_name="/import_model")
+
+
+def test_onnx_runtime_chosen_for_a_model_is_used_in_this_session_only(client, studio_url):
+    session = Client(studio_url, verbose=False)
+    message, table = session.predict("tiny-cgan", "onnx", api_name="/set_backend")
+    assert "tiny-cgan** runs with ONNX Runtime on **CPU" in message
+    assert _rows(table)["tiny-cgan"]["Runtime"] == "ONNX Runtime"
+    onnx_info = session.predict("tiny-cgan", 4, 1, "1", 0.0, api_name="/generate")[2]
+    other_info = client.predict("tiny-cgan", 4, 1, "1", 0.0, api_name="/generate")[2]
+    assert "ONNX Runtime" in onnx_info and "PyTorch" in other_info
+
+
+def test_export_gives_a_zip_with_every_network_and_its_description(client):
+    files, message = client.predict("tiny-stargan-v2", api_name="/export_onnx")
+    archive = next(path for path in files if path.endswith(".zip"))
+    with zipfile.ZipFile(archive) as bundle:
+        assert {"generator.onnx", "mapping_network.onnx", "style_encoder.onnx", "model.json"} <= set(bundle.namelist())
+    assert "3 network(s)" in message
+    assert "already an ONNX model" in app_error(client, model_name="magenta-arbitrary", api_name="/export_onnx")
