@@ -21,7 +21,9 @@ then ``generator(x, s)``; images in -1..1, ``y`` the int64 target domain.
 Quirks:
 - ``dim_in = 2**14 // img_size`` (64 channels at 256 pixels) and every width is capped by
   ``max_conv_dim`` (512 in the releases). Nothing is stored but the weights: ``infer_config``
-  reads every hyper-parameter from key names and shapes.
+  reads every hyper-parameter from key names and shapes. ``Config.dim_in`` (our addition, None =
+  the official rule) sets another first width: the official rule gives 512 channels at 32 pixels,
+  far too slow to train on a CPU, so the studio's own small models use fewer.
 - The mapping network and the style encoder compute a style for every domain and keep the one
   at index ``y`` (official ``out[arange(N), y]``); ``torch.gather`` does the same pick and
   exports to ONNX.
@@ -219,9 +221,16 @@ def _select_domain(out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
 class Generator(nn.Module):
     """Encoder of ResBlks, decoder of AdainResBlks modulated by the style code ``s``."""
 
-    def __init__(self, img_size: int = 256, style_dim: int = 64, max_conv_dim: int = 512, w_hpf: float = 1):
+    def __init__(
+        self,
+        img_size: int = 256,
+        style_dim: int = 64,
+        max_conv_dim: int = 512,
+        w_hpf: float = 1,
+        dim_in: int | None = None,
+    ):
         super().__init__()
-        dim_in = 2**14 // img_size
+        dim_in = official_dim_in(img_size) if dim_in is None else dim_in
         self.img_size = img_size
         self.from_rgb = nn.Conv2d(3, dim_in, 3, 1, 1)
         self.encode = nn.ModuleList()
@@ -305,9 +314,16 @@ class MappingNetwork(nn.Module):
 class StyleEncoder(nn.Module):
     """ResBlk encoder from an ``img_size`` image to one style code per domain; ``forward`` keeps domain ``y``'s."""
 
-    def __init__(self, img_size: int = 256, style_dim: int = 64, num_domains: int = 2, max_conv_dim: int = 512):
+    def __init__(
+        self,
+        img_size: int = 256,
+        style_dim: int = 64,
+        num_domains: int = 2,
+        max_conv_dim: int = 512,
+        dim_in: int | None = None,
+    ):
         super().__init__()
-        dim_in = 2**14 // img_size
+        dim_in = official_dim_in(img_size) if dim_in is None else dim_in
         blocks: list[nn.Module] = [nn.Conv2d(3, dim_in, 3, 1, 1)]
 
         repeat_num = int(math.log2(img_size)) - 2
@@ -336,9 +352,9 @@ class StyleEncoder(nn.Module):
 class Discriminator(nn.Module):
     """Multi-task discriminator: one real/fake logit per domain, keeps domain ``y``'s (training only)."""
 
-    def __init__(self, img_size: int = 256, num_domains: int = 2, max_conv_dim: int = 512):
+    def __init__(self, img_size: int = 256, num_domains: int = 2, max_conv_dim: int = 512, dim_in: int | None = None):
         super().__init__()
-        dim_in = 2**14 // img_size
+        dim_in = official_dim_in(img_size) if dim_in is None else dim_in
         blocks: list[nn.Module] = [nn.Conv2d(3, dim_in, 3, 1, 1)]
 
         repeat_num = int(math.log2(img_size)) - 2
@@ -375,6 +391,7 @@ class Config:
     num_domains: int = 2
     max_conv_dim: int = 512
     w_hpf: float = 0
+    dim_in: int | None = None  # first width of generator, style encoder and discriminator; None = 2**14 // img_size
 
 
 class StarGANv2(nn.Module):
@@ -382,9 +399,18 @@ class StarGANv2(nn.Module):
 
     def __init__(self, config: Config):
         super().__init__()
-        self.generator = Generator(config.img_size, config.style_dim, config.max_conv_dim, config.w_hpf)
+        self.generator = Generator(
+            config.img_size, config.style_dim, config.max_conv_dim, config.w_hpf, dim_in=config.dim_in
+        )
         self.mapping_network = MappingNetwork(config.latent_dim, config.style_dim, config.num_domains)
-        self.style_encoder = StyleEncoder(config.img_size, config.style_dim, config.num_domains, config.max_conv_dim)
+        self.style_encoder = StyleEncoder(
+            config.img_size, config.style_dim, config.num_domains, config.max_conv_dim, dim_in=config.dim_in
+        )
+
+
+def official_dim_in(img_size: int) -> int:
+    """The official first width, ``2**14 // img_size`` (64 at 256 pixels, 512 at 32)."""
+    return 2**14 // img_size
 
 
 def _num_downsamplings(img_size: int, w_hpf: float) -> int:
@@ -433,10 +459,12 @@ def normalize_keys(state_dict: Mapping[str, torch.Tensor]) -> dict[str, torch.Te
 def infer_config(state_dict: Mapping[str, torch.Tensor]) -> Config:
     """Read every hyper-parameter from the key names and shapes.
 
-    ``img_size`` from ``from_rgb`` (``2**14 // width``), checked against the style encoder's block
-    count; ``latent_dim`` from the mapping network's first layer; ``style_dim`` and
+    ``img_size`` from the style encoder's block count (``log2(img_size) - 2`` blocks), checked against
+    the generator's; ``dim_in`` from ``generator.from_rgb`` (None when it is the official
+    ``2**14 // img_size``); ``latent_dim`` from the mapping network's first layer; ``style_dim`` and
     ``num_domains`` from the style encoder's heads; ``max_conv_dim`` from the style encoder's last
-    conv (its width is ``min(4096, max_conv_dim)``, so larger caps read as 4096, the same network).
+    conv (its width is ``min(dim_in * img_size // 4, max_conv_dim)``: 4096 for official widths, so
+    larger caps read as that width, the same network).
 
     Raises:
         CheckpointError: a network is missing, the shapes are inconsistent, or the generator was
@@ -453,19 +481,19 @@ def infer_config(state_dict: Mapping[str, torch.Tensor]) -> Config:
         raise _w_hpf_error()
 
     dim_in = int(state_dict["generator.from_rgb.weight"].shape[0])
-    if dim_in <= 0 or 2**14 % dim_in or dim_in & (dim_in - 1):
-        raise CheckpointError(
-            f"StarGAN v2 'generator.from_rgb' has {dim_in} channels; expected 2**14 // img_size "
-            "(a power of two, e.g. 64 for 256-pixel models)."
-        )
-    img_size = 2**14 // dim_in
-
     style_blocks = _block_indices(state_dict, r"^style_encoder\.shared\.(\d+)\.conv1\.weight$")
-    if style_blocks != list(range(1, len(style_blocks) + 1)) or 2 ** (len(style_blocks) + 2) != img_size:
+    if not style_blocks or style_blocks != list(range(1, len(style_blocks) + 1)):
         raise CheckpointError(
-            f"StarGAN v2 style encoder does not fit img_size {img_size} (read from 'generator.from_rgb'): "
-            f"expected log2(img_size) - 2 = {int(math.log2(img_size)) - 2} residual blocks "
-            f"'style_encoder.shared.<1..>.conv1', found {len(style_blocks)}."
+            "StarGAN v2 style encoder is incomplete: expected residual blocks 'style_encoder.shared.1.conv1', "
+            f"'style_encoder.shared.2.conv1', ... (log2(img_size) - 2 of them), found indices {style_blocks or 'none'}."
+        )
+    # The style encoder works down to 4x4 with one block per halving: img_size = 2 ** (blocks + 2).
+    img_size = 2 ** (len(style_blocks) + 2)
+    encoder_width = int(state_dict["style_encoder.shared.0.weight"].shape[0])
+    if encoder_width != dim_in:
+        raise CheckpointError(
+            f"StarGAN v2 generator and style encoder do not fit together: 'generator.from_rgb' has {dim_in} "
+            f"channels, 'style_encoder.shared.0' {encoder_width}; both are dim_in."
         )
 
     encode_blocks = len(_block_indices(state_dict, r"^generator\.encode\.(\d+)\.conv1\.weight$"))
@@ -474,8 +502,9 @@ def infer_config(state_dict: Mapping[str, torch.Tensor]) -> Config:
         raise _w_hpf_error()
     if downsamplings != _num_downsamplings(img_size, w_hpf=0):
         raise CheckpointError(
-            f"StarGAN v2 generator does not fit img_size {img_size}: expected "
-            f"{_num_downsamplings(img_size, w_hpf=0) + 2} 'generator.encode.<i>' blocks, found {encode_blocks}."
+            f"StarGAN v2 generator does not fit its style encoder: the style encoder's {len(style_blocks)} blocks "
+            f"say img_size {img_size} (log2(img_size) - 2 blocks), which needs "
+            f"{_num_downsamplings(img_size, w_hpf=0) + 2} 'generator.encode.<i>' blocks; found {encode_blocks}."
         )
 
     last_conv = state_dict.get(f"style_encoder.shared.{len(style_blocks) + 2}.weight")
@@ -492,6 +521,8 @@ def infer_config(state_dict: Mapping[str, torch.Tensor]) -> Config:
         num_domains=len(heads),
         max_conv_dim=int(last_conv.shape[0]),
         w_hpf=0,
+        # None when the official rule gives it, so official checkpoints infer exactly their meta.json args.
+        dim_in=None if dim_in == official_dim_in(img_size) else dim_in,
     )
 
 

@@ -9,7 +9,11 @@ import numpy as np
 import pytest
 import torch
 
-from ganstudio.checkpoints import flatten_state_dict, load_state_dict_strictly, read_checkpoint
+from ganstudio.checkpoints import (
+    flatten_state_dict,
+    load_state_dict_strictly,
+    read_checkpoint,
+)
 from ganstudio.errors import CheckpointError
 from ganstudio.models import stargan_v2
 
@@ -302,3 +306,45 @@ def test_style_networks_export_to_onnx_with_same_output():
         with torch.no_grad():
             expected = nets[name](*inputs.values()).numpy()
         assert np.abs(onnx_out - expected).max() <= 1e-5
+
+
+# ----------------------------------------------------------------------------- custom dim_in (GAN Studio's own models)
+
+
+@pytest.mark.parametrize(
+    "config",
+    [
+        stargan_v2.Config(img_size=32, style_dim=8, latent_dim=4, num_domains=3, max_conv_dim=64, dim_in=16),
+        stargan_v2.Config(img_size=64, style_dim=8, latent_dim=4, num_domains=2, max_conv_dim=32, dim_in=8),
+    ],
+    ids=["img32-dim16", "img64-dim8"],
+)
+def test_custom_dim_in_round_trips_and_runs(config):
+    state_dict = stargan_v2.normalize_keys(tiny_state_dict(config))
+    assert state_dict["generator.from_rgb.weight"].shape[0] == config.dim_in
+    assert state_dict["style_encoder.shared.0.weight"].shape[0] == config.dim_in
+    assert stargan_v2.matches(state_dict)
+    assert stargan_v2.infer_config(state_dict) == config
+    model = stargan_v2.build(config)
+    load_state_dict_strictly(model, state_dict, arch=stargan_v2.ARCH)
+    nets = stargan_v2.networks(model.eval())
+    with torch.no_grad():
+        style = nets["style_encoder"](*stargan_v2.example_inputs(config, "style_encoder", batch=2).values())
+        image = nets["generator"](torch.zeros(2, 3, config.img_size, config.img_size), style)
+    assert image.shape == (2, 3, config.img_size, config.img_size)
+    discriminator = stargan_v2.Discriminator(config.img_size, config.num_domains, config.max_conv_dim, dim_in=config.dim_in)
+    assert discriminator.main[0].weight.shape[0] == config.dim_in
+
+
+def test_official_dim_in_infers_as_none():
+    config = stargan_v2.Config(img_size=64, style_dim=8, latent_dim=4, num_domains=2, max_conv_dim=32, dim_in=256)
+    assert stargan_v2.infer_config(tiny_state_dict(config)).dim_in is None
+
+
+def test_generator_and_style_encoder_of_different_widths_raise_checkpoint_error():
+    narrow = stargan_v2.Config(img_size=32, style_dim=8, latent_dim=4, num_domains=2, max_conv_dim=64, dim_in=16)
+    wide = stargan_v2.Config(img_size=32, style_dim=8, latent_dim=4, num_domains=2, max_conv_dim=64, dim_in=32)
+    state_dict = {k: v for k, v in tiny_state_dict(narrow).items() if not k.startswith("style_encoder.")}
+    state_dict.update({k: v for k, v in tiny_state_dict(wide).items() if k.startswith("style_encoder.")})
+    with pytest.raises(CheckpointError, match="dim_in"):
+        stargan_v2.infer_config(state_dict)

@@ -1,0 +1,169 @@
+"""FinetuneConfig: everything a training run needs to know, as one small frozen dataclass.
+
+The CLI, the bundle script and the fine-tuning tab all build this object; it is saved as JSON next to
+every job (``config.json``) and inside every checkpoint, so a run can be read back and resumed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass, field, fields, replace
+from pathlib import Path
+from typing import Literal
+
+from ganstudio.errors import GanStudioError
+
+Kind = Literal["dcgan", "cgan", "pix2pix", "cyclegan", "stargan", "stargan_v2"]
+Loss = Literal["lsgan", "hinge", "bce", "wgan"]
+
+KINDS: tuple[str, ...] = ("dcgan", "cgan", "pix2pix", "cyclegan", "stargan", "stargan_v2")
+LOSSES: tuple[str, ...] = ("lsgan", "hinge", "bce", "wgan")
+
+# The architecture module each kind trains (its generator; discriminators come from the same family).
+ARCH_OF_KIND = {
+    "dcgan": "dcgan",
+    "cgan": "cgan",
+    "pix2pix": "pix2pix_unet",
+    "cyclegan": "cyclegan_resnet",
+    "stargan": "stargan",
+    "stargan_v2": "stargan_v2",
+}
+
+
+class FinetuneConfigError(GanStudioError, ValueError):
+    """A training configuration that cannot work (unknown kind or loss, a non-positive step count...)."""
+
+
+@dataclass(frozen=True)
+class FinetuneConfig:
+    """One training run. Defaults are sensible for small images; the loss weights follow the papers.
+
+    Attributes:
+        kind: which GAN is trained (one of ``KINDS``).
+        arch: generator hyper-parameters, the fields of the architecture module's ``Config``
+            (e.g. ``{"ngf": 32, "n_blocks": 6}``); missing ones take that Config's defaults.
+        disc: discriminator hyper-parameters (e.g. ``{"ndf": 32, "n_layers": 2}``), per kind.
+        steps: total number of generator updates (a resumed run continues up to this).
+        batch_size, lr, betas, weight_decay: the optimiser (Adam; weight_decay is an L2 term, as in StarGAN v2).
+        lr_d: the discriminator's learning rate (None = ``lr``); lr_mapping: StarGAN v2's mapping network's.
+        lr_decay_start: from this step on, learning rates decay linearly to 0 at ``steps`` (0 = never),
+            as pix2pix and CycleGAN do for their second half.
+        image_size: side of the training images (the networks' fixed size for the built-in models).
+        seed: seeds weights, batches and noise; the same seed gives the same model.
+        checkpoint_every: write the resumable checkpoint every N steps (and at the end).
+        sample_every: render the fixed sample inputs every N steps (0 = never) for ``on_progress``.
+        n_critic: discriminator updates per generator update (5 for WGAN-GP as StarGAN's paper).
+        ema_decay: exponential moving average of the generator weights (0 = off); the export uses it.
+        loss: adversarial loss: "lsgan" (least squares), "hinge", "bce" (non-saturating), "wgan".
+        r1_weight: R1 penalty on real images (Mescheder et al. 2018); gp_weight: WGAN-GP penalty.
+        lambda_*: loss weights: cycle and identity (CycleGAN), l1 (pix2pix), cls and rec (StarGAN),
+            sty, ds and cycle (StarGAN v2; ds decays linearly to 0 over ``ds_decay_steps``, 0 = ``steps``).
+        alternate_guidance: StarGAN v2 only: each step makes either the latent-guided or the
+            reference-guided pass (alternating) instead of both, half the cost of an official step.
+        freeze_d_layers: freeze the first N conv layers of the discriminator (FreezeD, for few-shot fine-tunes).
+        diff_augment: differentiable augmentation of real and fake images before the discriminator
+            (Zhao et al. 2020: colour, translation, cutout), for small datasets.
+        init_from: network name ("G", "G_A", "G_B", "D", ...) -> checkpoint to start from (fine-tuning).
+    """
+
+    kind: Kind
+    arch: dict = field(default_factory=dict)
+    disc: dict = field(default_factory=dict)
+    steps: int = 1000
+    batch_size: int = 32
+    lr: float = 2e-4
+    lr_d: float | None = None
+    lr_mapping: float | None = None
+    betas: tuple[float, float] = (0.5, 0.999)
+    weight_decay: float = 0.0
+    lr_decay_start: int = 0
+    image_size: int = 32
+    seed: int = 0
+    checkpoint_every: int = 500
+    sample_every: int = 0
+    n_critic: int = 1
+    ema_decay: float = 0.0
+    loss: Loss = "lsgan"
+    r1_weight: float = 0.0
+    gp_weight: float = 0.0
+    lambda_cycle: float = 10.0
+    lambda_identity: float = 0.5
+    lambda_l1: float = 100.0
+    lambda_cls: float = 1.0
+    lambda_rec: float = 10.0
+    lambda_sty: float = 1.0
+    lambda_ds: float = 1.0
+    ds_decay_steps: int = 0
+    alternate_guidance: bool = False
+    freeze_d_layers: int = 0
+    diff_augment: bool = False
+    init_from: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        # Tuples come back from JSON as lists.
+        object.__setattr__(self, "betas", tuple(float(b) for b in self.betas))
+        problems = []
+        if self.kind not in KINDS:
+            problems.append(f"kind must be one of {', '.join(KINDS)}, not {self.kind!r}")
+        if self.loss not in LOSSES:
+            problems.append(f"loss must be one of {', '.join(LOSSES)}, not {self.loss!r}")
+        for name in ("steps", "batch_size", "image_size", "checkpoint_every", "n_critic"):
+            if int(getattr(self, name)) < 1:
+                problems.append(f"{name} must be at least 1, not {getattr(self, name)}")
+        for name in ("sample_every", "freeze_d_layers", "lr_decay_start", "ds_decay_steps"):
+            if int(getattr(self, name)) < 0:
+                problems.append(f"{name} must be 0 or more, not {getattr(self, name)}")
+        if not 0.0 <= self.ema_decay < 1.0:
+            problems.append(f"ema_decay must be in [0, 1), not {self.ema_decay}")
+        if len(self.betas) != 2:
+            problems.append(f"betas must be two numbers, not {self.betas}")
+        if self.lr <= 0:
+            problems.append(f"lr must be positive, not {self.lr}")
+        if problems:
+            raise FinetuneConfigError("invalid training configuration: " + "; ".join(problems) + ".")
+
+    @property
+    def arch_id(self) -> str:
+        """The architecture module of the generator (``ganstudio.models.<arch_id>``)."""
+        return ARCH_OF_KIND[self.kind]
+
+    def to_json(self) -> dict:
+        """Plain JSON-able data (round-trips through ``from_json``)."""
+        data = asdict(self)
+        data["betas"] = list(self.betas)
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict | str) -> FinetuneConfig:
+        """From a dict or a JSON string; unknown keys are an error (a typo should not pass silently).
+
+        Raises:
+            FinetuneConfigError: unknown or invalid fields.
+        """
+        if isinstance(data, str):
+            data = json.loads(data)
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise FinetuneConfigError(
+                f"unknown training option(s): {', '.join(unknown)}. Known: {', '.join(sorted(known))}."
+            )
+        if "kind" not in data:
+            raise FinetuneConfigError(f"a training configuration needs a kind ({', '.join(KINDS)}).")
+        return cls(**data)
+
+    def save(self, path: str | os.PathLike) -> None:
+        """Write as pretty JSON (atomically)."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.tmp")
+        tmp.write_text(json.dumps(self.to_json(), indent=2, sort_keys=True) + "\n", encoding="utf-8")
+        os.replace(tmp, path)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> FinetuneConfig:
+        return cls.from_json(Path(path).read_text(encoding="utf-8"))
+
+    def with_updates(self, **changes) -> FinetuneConfig:
+        return replace(self, **changes)

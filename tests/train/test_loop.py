@@ -1,0 +1,152 @@
+"""The training loop: every kind trains, exports files the registry loads and the tasks run, and resumes exactly."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from ganstudio.manifest import ModelEntry
+from ganstudio.models import get_architecture
+from ganstudio.registry import Registry
+from ganstudio.tasks import edit_attributes, edit_domain, generate, translate
+from ganstudio.train.bundle import update_manifest
+from ganstudio.train.config import FinetuneConfigError
+from ganstudio.train.loop import CHECKPOINT_NAME, build_trainer, train
+from tests.train.conftest import tiny_case
+
+LABELS = {"cgan": tuple(str(d) for d in range(10)), "stargan": ("red", "thick", "slanted"),
+          "stargan_v2": ("red", "green", "blue")}
+
+
+def register(result, weights_dir, name: str) -> Registry:
+    """Put a training result in a manifest, as the bundle script does, and open a registry on it."""
+    entry = ModelEntry(
+        name=name, arch=result.arch, tasks=get_architecture(result.arch).TASKS, format="safetensors",
+        files={role: str(path.relative_to(weights_dir)) for role, path in result.files.items()},
+        config=result.model_config, preprocessing={"fixed_size": 32}, labels=LABELS.get(result.arch, ()),
+    )
+    update_manifest(weights_dir / "manifest.json", entry)
+    return Registry(weights_dir=weights_dir, user_dir=weights_dir / "user")
+
+
+def test_every_kind_trains_and_its_export_runs_through_the_registry_and_tasks(kind, tmp_path):
+    config, data = tiny_case(kind)
+    reports = []
+    result = train(config.with_updates(sample_every=2), data, tmp_path / "run", export_dir=tmp_path / "weights" / "m",
+                   on_progress=lambda *args: reports.append(args))
+    assert result.step == 3 and result.resumed_from == 0 and not result.stopped
+    assert [r[0] for r in reports] == [1, 2, 3] and all(r[1] == 3 for r in reports)
+    assert all(np.isfinite(list(r[2].values())).all() for r in reports)
+    assert reports[0][3] is None and all(isinstance(im, Image.Image) for im in reports[1][3])
+    assert (tmp_path / "run" / "samples" / "step_000002.png").is_file()
+    assert (tmp_path / "run" / CHECKPOINT_NAME).is_file() and (tmp_path / "run" / "config.json").is_file()
+
+    model = register(result, tmp_path / "weights", "tiny").load("tiny", backend="torch", device="cpu")
+    digit = Image.fromarray((np.random.default_rng(0).random((32, 32, 3)) * 255).astype(np.uint8))
+    if kind in ("dcgan", "cgan"):
+        images = generate(model, seed=1, num_images=2, label="3" if kind == "cgan" else None).images
+        assert [im.size for im in images] == [(32, 32)] * 2
+    elif kind == "pix2pix":
+        assert translate(model, digit.resize((48, 48))).size == (48, 48)
+    elif kind == "cyclegan":
+        assert translate(model, digit, direction="AtoB").size == translate(model, digit, direction="BtoA").size == (32, 32)
+    elif kind == "stargan":
+        assert edit_attributes(model, digit, attributes={"red": 1, "slanted": 1}).size == (32, 32)
+    else:
+        assert edit_domain(model, digit, domain="green", seed=3).size == (32, 32)
+        assert edit_domain(model, digit, domain=2, reference=digit).size == (32, 32)
+
+
+def _checkpoint(path):
+    return torch.load(path / CHECKPOINT_NAME, map_location="cpu", weights_only=True)
+
+
+def _assert_same(first, second, where=""):
+    if isinstance(first, torch.Tensor):
+        assert torch.equal(first, second), where
+    elif isinstance(first, dict):
+        assert first.keys() == second.keys(), where
+        for key in first:
+            _assert_same(first[key], second[key], f"{where}.{key}")
+    elif isinstance(first, (list, tuple)):
+        assert len(first) == len(second), where
+        for index, (a, b) in enumerate(zip(first, second, strict=True)):
+            _assert_same(a, b, f"{where}[{index}]")
+    else:
+        assert first == second, where
+
+
+def test_resumed_run_continues_from_its_checkpoint_and_equals_an_uninterrupted_one(kind, tmp_path):
+    config, data = tiny_case(kind)
+    config = config.with_updates(checkpoint_every=2)
+    short = train(config.with_updates(steps=2), data, tmp_path / "resumed")
+    assert short.step == 2 and _checkpoint(tmp_path / "resumed")["step"] == 2
+    resumed = train(config.with_updates(steps=4), data, tmp_path / "resumed")
+    assert resumed.resumed_from == 2 and resumed.step == 4
+    straight = train(config.with_updates(steps=4), data, tmp_path / "straight")
+    assert straight.resumed_from == 0
+
+    first, second = _checkpoint(tmp_path / "resumed"), _checkpoint(tmp_path / "straight")
+    # Weights, EMA, optimiser moments and step counts, random generators: all bitwise equal.
+    for key in ("weights", "ema", "optimizers", "rng", "step"):
+        _assert_same(first[key], second[key], key)
+    for role, path in resumed.files.items():
+        from safetensors.torch import load_file
+
+        _assert_same(load_file(path), load_file(straight.files[role]), role)
+
+
+def test_should_stop_ends_the_run_with_a_checkpoint_to_resume_from(tmp_path):
+    config, data = tiny_case("dcgan")
+    calls = []
+    result = train(config.with_updates(steps=10, checkpoint_every=100), data, tmp_path,
+                   should_stop=lambda: len(calls) >= 2, on_progress=lambda *args: calls.append(args))
+    assert result.stopped and result.step == 2 and _checkpoint(tmp_path)["step"] == 2
+    assert result.files["G"].is_file()
+    again = train(config.with_updates(steps=3), data, tmp_path)
+    assert again.resumed_from == 2 and again.step == 3 and not again.stopped
+
+
+def test_checkpoint_of_another_architecture_is_not_resumed(tmp_path):
+    config, data = tiny_case("dcgan")
+    train(config.with_updates(steps=1), data, tmp_path)
+    with pytest.raises(FinetuneConfigError, match="another model"):
+        train(config.with_updates(arch={**config.arch, "ngf": 8}), data, tmp_path)
+
+
+def test_data_of_the_wrong_size_is_refused_with_the_expected_size():
+    config, data = tiny_case("pix2pix")
+    with pytest.raises(FinetuneConfigError, match="32x32"):
+        build_trainer(config, {"A": data["A"][:, :16, :16], "B": data["B"][:, :16, :16]})
+
+
+def test_config_that_would_not_read_back_is_refused_before_training():
+    config, data = tiny_case("stargan_v2")
+    # The style encoder's widths stop at dim_in * img_size / 4 = 32: a larger cap would read back as 32.
+    with pytest.raises(FinetuneConfigError, match="max_conv_dim"):
+        build_trainer(config.with_updates(arch={**config.arch, "max_conv_dim": 512}), data)
+
+
+def test_freeze_d_layers_keeps_the_first_discriminator_layer_fixed(tmp_path):
+    config, data = tiny_case("pix2pix")
+    torch.manual_seed(0)
+    trainer = build_trainer(config, data)
+    first_conv = trainer.nets["D"].model[0].weight.detach().clone()
+    second_conv = trainer.nets["D"].model[2].weight.detach().clone()
+    generator = torch.Generator().manual_seed(0)
+    for step in range(2):
+        trainer.train_step(trainer.get_batch(generator), step)
+    assert torch.equal(trainer.nets["D"].model[0].weight, first_conv)
+    assert not torch.equal(trainer.nets["D"].model[2].weight, second_conv)
+
+
+def test_init_from_starts_from_an_exported_generator(tmp_path):
+    config, data = tiny_case("cyclegan")
+    first = train(config.with_updates(steps=1), data, tmp_path / "first")
+    torch.manual_seed(123)
+    trainer = build_trainer(config.with_updates(init_from={role: str(p) for role, p in first.files.items()}), data)
+    from safetensors.torch import load_file
+
+    _assert_same(trainer.nets["G_A"].state_dict(), load_file(first.files["G_A"]))
