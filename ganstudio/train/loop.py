@@ -46,6 +46,7 @@ from ganstudio.checkpoints import (
     write_safetensors,
 )
 from ganstudio.models import cgan, cyclegan_resnet, dcgan, patchgan, pix2pix_unet, stargan, stargan_v2
+from ganstudio.train import distributed
 from ganstudio.train.config import FinetuneConfig, FinetuneConfigError
 from ganstudio.train.losses import diff_augment, discriminator_loss, generator_loss, gradient_penalty, r1_penalty
 
@@ -99,6 +100,7 @@ def train(
         FinetuneConfigError: the config does not fit the data, or the checkpoint is another model's.
     """
     started = time.monotonic()
+    context = distributed.current()
     workdir = Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
     export_dir = Path(export_dir) if export_dir is not None else workdir / "model"
@@ -118,7 +120,8 @@ def train(
         batches.set_state(checkpoint["rng"]["batches"])
         step = int(checkpoint["step"])
     resumed_from = step
-    config.save(workdir / "config.json")
+    if context.is_main:
+        config.save(workdir / "config.json")
 
     fixed = trainer.fixed_inputs(SAMPLE_COUNT)
     losses: dict[str, float] = {}
@@ -129,23 +132,26 @@ def train(
             stopped = True
             break
         trainer.set_learning_rates(step)
-        batch = trainer.get_batch(batches)
+        # every process draws the same global batch and keeps its share (all of it when alone)
+        batch = {name: distributed.shard(value) for name, value in trainer.get_batch(batches).items()}
         losses = trainer.train_step(batch, step)
         step += 1
 
-        if step % config.checkpoint_every == 0:
+        if step % config.checkpoint_every == 0 and context.is_main:
             save_checkpoint(checkpoint_path, trainer, step, batches)
             saved_step = step
         samples = None
-        if config.sample_every and (step % config.sample_every == 0 or step == config.steps):
+        if config.sample_every and (step % config.sample_every == 0 or step == config.steps) and context.is_main:
             samples = trainer.sample(fixed)
             save_grid(samples, workdir / "samples" / f"step_{step:06d}.png")
         if on_progress is not None:
             on_progress(step, config.steps, losses, samples)
 
-    if saved_step != step:
-        save_checkpoint(checkpoint_path, trainer, step, batches)
-    files = trainer.export(export_dir)
+    files = {}
+    if context.is_main:
+        if saved_step != step:
+            save_checkpoint(checkpoint_path, trainer, step, batches)
+        files = trainer.export(export_dir)
     return TrainResult(
         workdir=workdir,
         files=files,
@@ -412,7 +418,12 @@ class Trainer:
             self.optimizers[name].zero_grad(set_to_none=True)
         loss.backward()
         for name in names:
+            self._average_gradients(name)
             self.optimizers[name].step()
+
+    def _average_gradients(self, optimizer: str) -> None:
+        # under torchrun: the mean gradient over processes, as DistributedDataParallel computes it
+        distributed.average_gradients(p for group in self.optimizers[optimizer].param_groups for p in group["params"])
 
     def random_indices(self, size: int, generator: torch.Generator, count: int | None = None) -> torch.Tensor:
         return torch.randint(0, size, (count or self.config.batch_size,), generator=generator)
@@ -1129,6 +1140,7 @@ class StarGANv2Trainer(Trainer):
             loss_d = self._d_loss(batch, latent=latent)
             self._zero_grads()
             loss_d.backward()
+            self._average_gradients("discriminator")
             self.optimizers["discriminator"].step()
             losses["D_latent" if latent else "D_ref"] = loss_d.item()
 
@@ -1139,6 +1151,7 @@ class StarGANv2Trainer(Trainer):
             loss_g.backward()
             # Official: the latent-guided step trains all three, the reference-guided one the generator only.
             for name in (self.exported_nets if latent else ("generator",)):
+                self._average_gradients(name)
                 self.optimizers[name].step()
             losses.update({f"G_{'latent' if latent else 'ref'}_{k}": v for k, v in parts.items()})
         nets["discriminator"].requires_grad_(True)
