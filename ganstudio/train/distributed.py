@@ -1,4 +1,4 @@
-"""Data-parallel training over several processes, started by torchrun: NCCL on GPUs, Gloo on CPUs.
+"""Data-parallel training over several processes, started by torchrun (Gloo).
 
     torchrun --nproc_per_node 8 -m ganstudio.train.distributed \\
         --config run/config.json --data run/data.npz --workdir run/
@@ -12,8 +12,11 @@ badly (one reduction per backward, each parameter ready once); averaging explici
 backward, as StyleGAN2-ADA does, is exact and simple. Process 0 alone writes checkpoints,
 samples and the exported model; every process resumes from the same checkpoint.
 
-BatchNorm layers see their own process's share of the batch (as with DDP without SyncBatchNorm);
-on GPUs they are converted to SyncBatchNorm, which PyTorch does not offer on the CPU.
+BatchNorm layers see their own process's share of the batch (as with DDP without SyncBatchNorm,
+which PyTorch offers on GPUs only).
+
+Training runs on CPUs for now: the trainers create their tensors on the CPU, so the process group
+uses Gloo. Moving them to CUDA (and the group to NCCL) is the next step for multi-GPU runs.
 """
 
 from __future__ import annotations
@@ -33,7 +36,6 @@ class Context:
 
     rank: int = 0
     world_size: int = 1
-    device: str = "cpu"
 
     @property
     def is_main(self) -> bool:
@@ -47,24 +49,14 @@ class Context:
 def current() -> Context:
     """The running process group's context (a single process when there is none)."""
     if not (dist.is_available() and dist.is_initialized()):
-        return Context(device=training_device())
-    return Context(rank=dist.get_rank(), world_size=dist.get_world_size(), device=training_device())
-
-
-def training_device() -> str:
-    """CUDA (this process's GPU under torchrun) when there is one, else the CPU."""
-    if torch.cuda.is_available():
-        return f"cuda:{int(os.environ.get('LOCAL_RANK', 0))}"
-    return "cpu"
+        return Context()
+    return Context(rank=dist.get_rank(), world_size=dist.get_world_size())
 
 
 def setup() -> Context:
     """Join the process group torchrun describes in the environment (RANK, WORLD_SIZE, MASTER_ADDR...)."""
     if "RANK" in os.environ and not dist.is_initialized():
-        backend = "nccl" if torch.cuda.is_available() else "gloo"
-        if backend == "nccl":
-            torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", 0)))
-        dist.init_process_group(backend=backend)
+        dist.init_process_group(backend="gloo")
     return current()
 
 
