@@ -233,13 +233,21 @@ class Registry:
             entry = _save_as_safetensors(detected, folder, model_name)
         user_entries = [e for e in read_manifest(self.user_manifest_path) if e.name != model_name]
         write_manifest(self.user_manifest_path, [*user_entries, entry.with_updates(base_dir="")])
+        self._forget(model_name)
         return self.get(model_name)
 
     def register(self, entry: ModelEntry) -> ModelEntry:
         """Add or replace an entry in the user manifest (files relative to the user folder)."""
         user_entries = [e for e in read_manifest(self.user_manifest_path) if e.name != entry.name]
         write_manifest(self.user_manifest_path, [*user_entries, entry])
+        self._forget(entry.name)
         return self.get(entry.name)
+
+    def _forget(self, name: str) -> None:
+        # a replaced model must not be served from the cache with its old weights
+        with self._lock:
+            for key in [k for k in self._loaded if k[0] == name]:
+                del self._loaded[key]
 
     def remove(self, name: str) -> None:
         """Delete a user model (bundled models cannot be removed)."""
@@ -248,9 +256,7 @@ class Registry:
             raise ModelNotFoundError(f"'{name}' is not a user model; only imported or fine-tuned models can be removed.")
         write_manifest(self.user_manifest_path, [e for e in user_entries if e.name != name])
         shutil.rmtree(self.user_dir / "models" / name, ignore_errors=True)
-        with self._lock:
-            for key in [k for k in self._loaded if k[0] == name]:
-                del self._loaded[key]
+        self._forget(name)
 
 
 # -- sources ---------------------------------------------------------------------

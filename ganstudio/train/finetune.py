@@ -75,6 +75,7 @@ def plan_finetune(registry: Registry, *, base: str | None = None, kind: str | No
         size = image_size or template.image_size
     else:
         raise GanStudioError("choose a base model to fine-tune, or a kind of model to train from scratch.")
+    _check_image_size(kind, arch, int(size))
     config = template.with_updates(
         arch=arch, init_from=init_from, steps=int(steps), image_size=int(size), seed=int(seed),
         batch_size=int(batch_size or template.batch_size), lr=float(lr or template.lr),
@@ -84,6 +85,20 @@ def plan_finetune(registry: Registry, *, base: str | None = None, kind: str | No
     )
     channels = int(arch.get("nc", 3)) if kind in ("dcgan", "cgan") else 3
     return FinetunePlan(config=config, channels=channels, class_names=class_names, base=base)
+
+
+def _check_image_size(kind: str, arch: dict, size: int) -> None:
+    """Refuse, before anything starts, an image size the networks cannot take."""
+    if kind in ("dcgan", "cgan") and "n_layers" in arch:
+        native = 4 * 2 ** (int(arch["n_layers"]) - 1)
+        if size != native:
+            raise GanStudioError(f"this generator makes {native}x{native} images: use image size {native}.")
+    elif kind == "stargan_v2" and "img_size" in arch and size != int(arch["img_size"]):
+        raise GanStudioError(f"this StarGAN v2 works at {arch['img_size']} px: use image size {arch['img_size']}.")
+    else:
+        multiple = 2 ** int(arch.get("num_downs", 2)) if kind == "pix2pix" else 4
+        if size % multiple or size < multiple:
+            raise GanStudioError(f"image size must be a multiple of {multiple} for this {kind} model, not {size}.")
 
 
 def _native_size(arch_id: str, config: dict, preprocessing: dict) -> int | None:

@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import secrets
 import shutil
 import signal
@@ -42,6 +43,7 @@ RESUMABLE = ("failed", "cancelled", "interrupted")
 KIND_OF_ARCH = {"dcgan": "dcgan", "cgan": "cgan", "pix2pix_unet": "pix2pix", "cyclegan_resnet": "cyclegan",
                 "stargan": "stargan", "stargan_v2": "stargan_v2"}
 STATUS_INTERVAL_S = 0.5
+JOB_ID = re.compile(r"\d{8}-\d{6}-[0-9a-f]{4}")
 
 
 @dataclass
@@ -86,6 +88,11 @@ def _duration(seconds: float) -> str:
     return f"{seconds // 60} min {seconds % 60:02d} s" if seconds >= 60 else f"{seconds} s"
 
 
+def _write_status(folder: Path, status: JobStatus) -> None:
+    status.updated = time.time()
+    _write_json(folder / "status.json", asdict(status))
+
+
 def _write_json(path: Path, data: dict) -> None:
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     tmp.write_text(json.dumps(data, indent=1), encoding="utf-8")
@@ -120,6 +127,9 @@ class JobManager:
 
         name = _safe_name(name)
         self._check_name(name, overwrite=overwrite)
+        active = [job for job in self.jobs() if job.name == name and job.state in ("queued", "running", "trained")]
+        if active:
+            raise GanStudioError(f"job {active[0].id} will already register '{name}'; choose another name or cancel it.")
         data_bytes = sum(getattr(array, "nbytes", 0) for array in data.values())
         check_disk_space(self.root, 3 * data_bytes + 200 * 2**20)
         job_id = time.strftime("%Y%m%d-%H%M%S-") + secrets.token_hex(2)
@@ -166,6 +176,8 @@ class JobManager:
     # -- looking ---------------------------------------------------------------------
 
     def status(self, job_id: str) -> JobStatus:
+        if not JOB_ID.fullmatch(str(job_id)):
+            raise GanStudioError(f"{job_id!r} is not a job id (like 20261123-160501-ab12). Run `python -m ganstudio jobs`.")
         path = self.root / job_id / "status.json"
         if not path.is_file():
             raise GanStudioError(f"no job {job_id!r}. Run `python -m ganstudio jobs` to list them.")
@@ -229,6 +241,12 @@ class JobManager:
         return process.pid if process is not None and process.poll() is None else None
 
     def _scheduler(self) -> None:
+        # One scheduler per user folder, even with several app processes: the first holds the lock.
+        lock = _try_lock(self.root / ".scheduler.lock")
+        while lock is None and not self._stop.is_set():
+            self._wake.wait(timeout=5.0)
+            self._wake.clear()
+            lock = _try_lock(self.root / ".scheduler.lock")
         while not self._stop.is_set():
             queued = [status for status in self.jobs() if status.state == "queued"]
             if not queued:
@@ -329,6 +347,21 @@ class JobManager:
         self._save(status)
 
 
+def _try_lock(path: Path):
+    """An exclusive, non-blocking lock on ``path`` (held while the returned file stays open), or None."""
+    handle = open(path, "a")  # noqa: SIM115 - kept open as long as the lock is held
+    try:
+        import fcntl
+
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except ImportError:  # Windows: no advisory locks; one app per user folder is assumed
+        return handle
+    except OSError:
+        handle.close()
+        return None
+    return handle
+
+
 def _alive(pid: int | None) -> bool:
     if not pid:
         return False
@@ -367,7 +400,7 @@ def run_job(folder: str | os.PathLike) -> int:
     request = json.loads((folder / "job.json").read_text(encoding="utf-8"))
     status = JobStatus.from_json(json.loads((folder / "status.json").read_text(encoding="utf-8")))
     status.state, status.pid, status.message = "running", os.getpid(), ""
-    _write_json(folder / "status.json", asdict(status))
+    _write_status(folder, status)
     # leave a core to the studio itself
     torch.set_num_threads(max(1, physical_cores() - 1))
     started, last_write = time.monotonic(), 0.0
@@ -387,7 +420,7 @@ def run_job(folder: str | os.PathLike) -> int:
             status.step, status.total = step, total
             status.eta_s = (now - started) / done * (total - step) if done > 0 else None
             status.message = ", ".join(f"{k} {float(v):.3f}" for k, v in losses.items())
-            _write_json(folder / "status.json", asdict(status))
+            _write_status(folder, status)
             last_write = now
 
     try:
@@ -412,7 +445,7 @@ def run_job(folder: str | os.PathLike) -> int:
     finally:
         losses_file.close()
     status.eta_s, status.pid = None, None
-    _write_json(folder / "status.json", asdict(status))
+    _write_status(folder, status)
     return return_code
 
 

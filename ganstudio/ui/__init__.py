@@ -13,6 +13,7 @@ from collections.abc import Callable
 import gradio as gr
 
 from ganstudio.registry import Registry
+from ganstudio.train.jobs import JobManager
 from ganstudio.ui import common, edit, finetune, generate, interpolate, models, stylize, translate
 
 TITLE = "GAN Studio"
@@ -22,8 +23,9 @@ QUEUE_SIZE = 64
 HEADER = f"""
 # 🎨 {TITLE}
 Generate images with GANs, walk their latent space, translate pictures (pix2pix, CycleGAN), edit attributes and
-borrow styles (StarGAN v1 and v2), and paint in the style of another image. Built-in models, or your own official
-checkpoints from the **Models** tab. Every button is also an API endpoint (see *Use via API* at the bottom).
+borrow styles (StarGAN v1 and v2), and paint in the style of another image. Built-in models, your own official
+checkpoints (**Models** tab), or models fine-tuned on your pictures (**Fine-tune** tab). Every button is also an API
+endpoint (see *Use via API* at the bottom).
 """
 
 CSS = """
@@ -32,12 +34,18 @@ CSS = """
 .run-info { color: var(--body-text-color-subdued); font-size: 0.92em; }
 .model-about { color: var(--body-text-color-subdued); font-size: 0.9em; min-height: 1.5em; }
 #header { margin-bottom: 0.3em; }
+.finetune-progress progress { width: 100%; height: 0.9em; accent-color: var(--color-accent); }
 """
 
 
-def build_app(registry: Registry | None = None) -> gr.Blocks:
-    """The whole app for a registry; nothing is loaded until a request needs a model."""
+def build_app(registry: Registry | None = None, *, jobs: JobManager | None = None) -> gr.Blocks:
+    """The whole app for a registry; nothing is loaded until a request needs a model.
+
+    ``jobs`` is the fine-tuning queue (default: one over the registry's user folder); its
+    scheduler thread starts with the first job, or now when jobs are queued from a previous run.
+    """
     registry = registry or Registry()
+    jobs = jobs or JobManager(registry)
     with gr.Blocks(title=TITLE, delete_cache=(3600, 3600)) as app:
         gr.Markdown(HEADER, elem_id="header")
         backends = gr.State({})  # model name -> "torch" | "onnx" for this session (Models tab)
@@ -54,8 +62,8 @@ def build_app(registry: Registry | None = None) -> gr.Blocks:
                 stylize_parts = stylize.build_tab(registry, backends)
             with gr.Tab("Models", id="models") as models_tab:
                 models_parts = models.build_tab(registry, backends, tab=models_tab)
-            with gr.Tab("Fine-tune", id="finetune"):
-                finetune.build_tab(registry, backends)
+            with gr.Tab("Fine-tune", id="finetune") as finetune_tab:
+                finetune_parts = finetune.build_tab(registry, backends, jobs=jobs, tab=finetune_tab)
         _link_generate_to_interpolate(generate_parts, interpolate_parts, tabs)
         pickers: list[tuple[gr.Dropdown, Callable[[], list[str]]]] = [
             (generate_parts["model"], lambda: registry.names("generate")),
@@ -65,6 +73,7 @@ def build_app(registry: Registry | None = None) -> gr.Blocks:
             (stylize_parts["model"], lambda: registry.names("stylize")),
             (models_parts["runtime_model"], registry.names),
             (models_parts["export_model"], lambda: models.exportable(registry)),
+            (finetune_parts["base"], lambda: finetune.base_choices(registry)),
         ]
 
         def refresh_pickers(*current: str | None) -> list[gr.Dropdown]:
@@ -74,6 +83,9 @@ def build_app(registry: Registry | None = None) -> gr.Blocks:
         dropdowns = [dropdown for dropdown, _ in pickers]
         models_parts["imported"].then(refresh_pickers, dropdowns, dropdowns, api_name="refresh_pickers",
                                       api_visibility="undocumented", queue=False)
+        # A fine-tuning job of this page has registered its model (the tab's timer noticed).
+        finetune_parts["registered"].change(refresh_pickers, dropdowns, dropdowns, queue=False,
+                                            api_name="refresh_pickers_after_training", api_visibility="undocumented")
         app.load(refresh_pickers, dropdowns, dropdowns, api_name="refresh_pickers_on_load",
                  api_visibility="undocumented", queue=False)
     return app

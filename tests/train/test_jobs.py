@@ -200,3 +200,31 @@ def test_a_job_left_running_by_a_dead_app_is_interrupted_after_restart(tmp_path)
     restarted = JobManager(registry)
     assert restarted.status(job.id).state == "interrupted"
     assert "resume" in restarted.status(job.id).message
+
+
+def test_an_image_size_the_generator_cannot_make_is_refused_before_starting(tmp_path):
+    registry = Registry(user_dir=tmp_path / "user")
+    registry.import_model(save_tiny_checkpoint("dcgan", tmp_path / "netG.pth", **TINY), name="base")
+    with pytest.raises(GanStudioError, match="use image size 32"):
+        plan_finetune(registry, base="base", image_size=64)
+
+
+def test_a_name_another_job_will_register_is_refused(manager):
+    data = {"images": np.zeros((8, 32, 32, 1), np.float32)}
+    manager.submit(name="twice", config=_tiny_config(2), data=data)
+    with pytest.raises(GanStudioError, match="will already register 'twice'"):
+        manager.submit(name="twice", config=_tiny_config(2), data=data)
+
+
+def test_job_ids_that_are_not_ids_are_refused(manager):
+    with pytest.raises(GanStudioError, match="is not a job id"):
+        manager.status("../../etc")
+
+
+def test_replacing_a_model_drops_its_cached_weights(tmp_path):
+    registry = Registry(user_dir=tmp_path / "user")
+    registry.import_model(save_tiny_checkpoint("dcgan", tmp_path / "a.pth", seed=1, **TINY), name="mine")
+    first = generate(registry.load("mine"), seed=0).images[0]
+    registry.import_model(save_tiny_checkpoint("dcgan", tmp_path / "b.pth", seed=2, **TINY), name="mine", overwrite=True)
+    second = generate(registry.load("mine"), seed=0).images[0]
+    assert not np.array_equal(np.asarray(first), np.asarray(second))

@@ -89,6 +89,22 @@ def make_studio_registry(root: Path):
     return registry
 
 
+def training_pictures(folder: Path, count: int) -> list[str]:
+    """``count`` different 64 px crops of skimage's astronaut as PNG files: a small training set for fine-tuning."""
+    from PIL import Image
+    from skimage import data
+
+    photo = Image.fromarray(data.astronaut())
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for index in range(count):
+        left, top = 40 * (index % 6), 100 + 60 * (index // 6)
+        path = folder / f"crop{index:02d}.png"
+        photo.crop((left, top, left + 128, top + 128)).resize((64, 64)).save(path)
+        paths.append(str(path))
+    return paths
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

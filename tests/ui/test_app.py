@@ -16,6 +16,7 @@ UI_DIR = REPO_ROOT / "ganstudio" / "ui"
 TASK_ENDPOINTS = {
     "/generate", "/random_seed", "/interpolate", "/translate", "/translate_sketch", "/edit_attributes", "/edit_domain",
     "/domain_grid", "/stylize", "/style_previews", "/list_models", "/set_backend", "/import_model", "/export_onnx",
+    "/finetune_start", "/finetune_status", "/finetune_jobs", "/finetune_cancel", "/finetune_resume",
 }
 
 

@@ -15,8 +15,9 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
+from ganstudio.ui.finetune import POLL_S
 from ui.results import assert_not_blank
-from ui.studio import ARTIFACTS
+from ui.studio import ARTIFACTS, training_pictures
 
 pytestmark = pytest.mark.browser
 
@@ -202,10 +203,32 @@ def test_models_tab_lists_the_registry_and_exports_to_onnx(page):
     screenshot(page, "models")
 
 
-def test_finetune_tab_keeps_its_place(page):
+def test_finetune_trains_an_uploaded_set_and_its_model_appears_in_the_pickers(page, tmp_path, sample_paths):
     open_tab(page, "Fine-tune")
-    assert page.get_by_text("Fine-tuning is coming").is_visible()
+    pick(page, "finetune-base", "tiny-dcgan")
+    assert page.get_by_label("Image size (px)").input_value() == "32"  # the base's defaults fill the form
+    uploads = [*training_pictures(tmp_path, 12), sample_paths["not_an_image"]]
+    page.locator("#finetune-files input[type=file]").set_input_files(uploads)
+    page.locator("#finetune-files").get_by_text("crop11").wait_for()  # uploaded (name and extension in two spans)
+    page.get_by_label("Name of the new model").fill("browser-digits")
+    page.get_by_label("Steps").fill("10")
+    page.get_by_label("Batch size").fill("8")
+    page.get_by_role("button", name="Start fine-tuning").click()
+    page.get_by_text("12 image(s) used; 1 skipped (1 not images)").first.wait_for()
+    # the new job is picked and shown until it ends (other jobs of the session may be listed too)
+    page.locator("#finetune-progress", has_text="registered as browser-digits").wait_for(timeout=240_000)
+    assert "Done" in page.locator("#finetune-progress").inner_text()
+    time.sleep(POLL_S)  # the next tick has sent the last sample grid
+    grid = shown_images(page, "#finetune-sample")[0]
+    assert_not_blank(grid)
+    assert page.locator("#finetune-losses canvas, #finetune-losses svg").count() >= 1
+    assert page.locator("#finetune-jobs").get_by_text("browser-digits").count() >= 1
     screenshot(page, "fine-tune")
+    open_tab(page, "Generate")  # the new model is in the other tabs' pickers without a reload
+    pick(page, "generate-model", "browser-digits")
+    page.get_by_role("button", name="Generate", exact=True).click()
+    wait_for_info(page, "browser-digits")
+    assert_not_blank(shown_images(page, "#generate-gallery")[0])
 
 
 def test_no_script_error_in_the_page(page):
