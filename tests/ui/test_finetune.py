@@ -88,14 +88,32 @@ def test_too_few_images_are_refused_before_a_job_is_queued(client, pictures):
     assert job_rows(client) == before
 
 
-def test_a_failing_job_says_why_and_registers_nothing(client, pictures):
-    # 64 px pictures for a generator that draws 32 px: the worker stops with the reason
-    _, job_id = start(client, pictures, name="ft-wrong-size", image_size=64)
+def test_an_image_size_the_model_cannot_make_is_refused_before_anything_is_queued(client, pictures):
+    before = set(job_rows(client))
+    options = {**START_OPTIONS, "image_size": 64}
+    message = app_error(client, base_name="tiny-dcgan", files=[handle_file(path) for path in pictures], name="too-big",
+                        **options)
+    assert "use image size 32" in message
+    assert set(job_rows(client)) == before
+
+
+def test_a_failing_job_says_why_and_registers_nothing(client, pictures, studio_registry):
+    import numpy as np
+
+    from ganstudio.train.config import FinetuneConfig
+    from ganstudio.train.jobs import JobManager
+
+    _, trigger = start(client, pictures, name="ft-before-failure", steps=2)  # the app's queue is running
+    wait_until_finished(client, trigger)
+    # 16 px pictures for a 32 px generator, queued behind the app's back: only the worker can find out
+    config = FinetuneConfig(kind="dcgan", arch={"nz": 8, "ngf": 4, "nc": 1, "n_layers": 4}, disc={"ndf": 4}, steps=4,
+                            batch_size=4, image_size=32)
+    job_id = JobManager(studio_registry).submit(name="ft-wrong-size", config=config,
+                                                data={"images": np.zeros((8, 16, 16, 1), np.float32)}).id
     progress, losses, _ = wait_until_finished(client, job_id)
-    assert "**Failed**" in progress and "makes 32-pixel images, not image_size 64" in progress
+    assert "**Failed**" in progress and "Nothing was added to the registry" in progress
     assert losses["visible"] is False  # no step was trained: no plot
-    assert "Nothing was added to the registry" in progress
-    assert "makes 32-pixel images" in job_rows(client)[job_id]["Message"]
+    assert job_rows(client)[job_id]["Message"]
     table, _ = client.predict(api_name="/list_models")
     assert "ft-wrong-size" not in {row[0] for row in table["data"]}
 
