@@ -277,7 +277,7 @@ def _call_app(port: int, content: Path) -> bool:
         from gradio_client import Client, handle_file
 
         client = Client(f"http://127.0.0.1:{port}/", verbose=False)
-        client.predict("magenta-26-styles", handle_file(str(content)), None, "0", 1.0, False, 512, api_name="/stylize")
+        client.predict("magenta-26-styles", handle_file(str(content)), None, 0, 1.0, False, 512, api_name="/stylize")
         return True
     except Exception:  # not up yet (connection refused) or still starting
         return False

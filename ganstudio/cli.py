@@ -18,6 +18,8 @@ from ganstudio import images
 from ganstudio.errors import GanStudioError
 
 EXIT_USER_ERROR = 2
+# zlib level 1: a 1024 px PNG saves in a third of the default level's time, for files about a fifth larger
+PNG_OPTIONS = {"compress_level": 1}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -159,21 +161,25 @@ def _save_images(pictures: list, seeds: list[int], output: str) -> list[str]:
     target = Path(output)
     if len(pictures) == 1 and target.suffix:
         target.parent.mkdir(parents=True, exist_ok=True)
-        pictures[0].save(target)
+        pictures[0].save(target, **_save_options(target))
         return [str(target)]
     target.mkdir(parents=True, exist_ok=True)
     paths = []
     for picture, seed in zip(pictures, seeds):
         path = target / f"seed{seed}.png"
-        picture.save(path)
+        picture.save(path, **PNG_OPTIONS)
         paths.append(str(path))
     return paths
+
+
+def _save_options(path: Path) -> dict:
+    return PNG_OPTIONS if path.suffix.lower() == ".png" else {}
 
 
 def _save_one(picture, output: str) -> str:
     target = Path(output)
     target.parent.mkdir(parents=True, exist_ok=True)
-    picture.save(target)
+    picture.save(target, **_save_options(target))
     return str(target)
 
 
@@ -199,7 +205,7 @@ def run_interpolate(args: argparse.Namespace) -> dict:
         target.mkdir(parents=True, exist_ok=True)
         paths = []
         for index, frame in enumerate(result.frames):
-            frame.save(target / f"frame{index:03d}.png")
+            frame.save(target / f"frame{index:03d}.png", **PNG_OPTIONS)
             paths.append(str(target / f"frame{index:03d}.png"))
     return {**_model_info(model), "outputs": paths, "seeds": list(result.seeds), "steps": args.steps, "mode": args.mode,
             "message": f"wrote {args.steps} frames ({args.mode}) to {args.output}"}
