@@ -1,0 +1,463 @@
+"""Score the built-in digit models through the task functions, as a user would run them.
+
+Every model is called through ``ganstudio.tasks`` on PIL images, and its outputs are judged
+from their pixels (``metrics``) or by the classifiers (``classifier``). Real digits go through
+the same PIL conversion as the outputs, so quantisation treats both alike. Inputs are derived
+from the held-out "test" split only, with fixed seeds, so two runs give the same numbers.
+
+Each ``score_<model>`` function returns a list of ``Score``; ``evaluate_models`` runs the ones
+asked for and reports a model that is not in the registry as "not available".
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+from PIL import Image
+
+from ganstudio import images as image_io
+from ganstudio import tasks
+from ganstudio.errors import GanStudioError, ModelNotFoundError
+from ganstudio.eval import metrics
+from ganstudio.eval.classifier import (
+    DIGIT_CONFIG,
+    DOMAIN_CONFIG,
+    Classifier,
+    ClassifierConfig,
+    load_or_train,
+    random_attributes,
+)
+from ganstudio.registry import LoadedModel, Registry
+from ganstudio.tasks.generate import MAX_IMAGES
+
+logger = logging.getLogger(__name__)
+
+IMAGE_SIZE = 32
+DEFAULT_SAMPLES = 1000
+
+
+# -- results --------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Score:
+    """One measured number, with what it should be compared with.
+
+    ``kind`` says how to print it: "percent" (a share 0..1), "number", or "shares" (a share per digit).
+    ``references`` are the same measurement on something known (real digits, an untrained
+    generator, the input returned unchanged), by name.
+    """
+
+    key: str
+    label: str
+    value: float | tuple[float, ...]
+    kind: Literal["percent", "number", "shares"] = "percent"
+    references: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ModelReport:
+    """The scores of one model, or why there are none."""
+
+    name: str
+    status: Literal["ok", "not available", "failed"]
+    scores: tuple[Score, ...] = ()
+    message: str = ""
+    seconds: float = 0.0
+
+
+@dataclass(frozen=True)
+class Judges:
+    """The two classifiers and how well they do on held-out real images."""
+
+    digits: Classifier
+    domains: Classifier
+    digit_accuracy: float  # plain test digits
+    digit_accuracy_attributes: float  # test digits with random attributes (colour, thickness, slant, shift)
+    domain_accuracy: float  # test digits rendered in CycleGAN's domains A and B
+    digit_samples: int  # how many held-out digits those accuracies are over
+
+
+def prepare_judges(*, digit_config: ClassifierConfig = DIGIT_CONFIG, domain_config: ClassifierConfig = DOMAIN_CONFIG,
+                   cache_dir: str | None = None) -> Judges:
+    """Load (or train and cache) both classifiers and measure them on the test split."""
+    from ganstudio.train import datasets
+
+    digit_classifier = load_or_train(digit_config, cache_dir=cache_dir)
+    domain_classifier = load_or_train(domain_config, cache_dir=cache_dir)
+    digits, labels = datasets.load_digits("test")
+    plain = unit_batch([datasets.cyclegan_a(d) for d in digits])
+    rng = np.random.default_rng(1)
+    varied = unit_batch([random_attributes(d, rng) for d in digits])
+    domain_a = plain
+    domain_b = unit_batch([datasets.cyclegan_b(d, rng) for d in digits])
+    domain_hits = np.concatenate([domain_classifier.predict(domain_a) == 0, domain_classifier.predict(domain_b) == 1])
+    return Judges(
+        digits=digit_classifier,
+        domains=domain_classifier,
+        digit_accuracy=metrics.agreement(digit_classifier.predict(plain), labels),
+        digit_accuracy_attributes=metrics.agreement(digit_classifier.predict(varied), labels),
+        domain_accuracy=float(domain_hits.mean()),
+        digit_samples=len(labels),
+    )
+
+
+# -- image plumbing --------------------------------------------------------------------------
+
+def to_image(array: np.ndarray) -> Image.Image:
+    """A 0..1 float image (H x W or H x W x 3) as the 8-bit PIL image a user would upload."""
+    return image_io.array_to_pil(np.clip(array, 0.0, 1.0))
+
+
+def unit_batch(items: Sequence[Image.Image | np.ndarray]) -> np.ndarray:
+    """(N, 32, 32, 3) float32 in 0..1; arrays are quantised to 8 bits like images, images resized to 32 when needed."""
+    return np.stack([
+        metrics.as_unit_rgb(item if isinstance(item, Image.Image) else to_image(item), size=IMAGE_SIZE)
+        for item in items
+    ])
+
+
+def _test_digits(count: int) -> tuple[np.ndarray, np.ndarray]:
+    """The first ``count`` held-out digits (all of them when there are fewer)."""
+    from ganstudio.train import datasets
+
+    digits, labels = datasets.load_digits("test")
+    # The split is ordered round-robin over the classes, so any prefix is class-balanced.
+    return digits[:count], labels[:count]
+
+
+def generate_many(model: LoadedModel, count: int, *, seed: int = 0, label: int | None = None) -> list[Image.Image]:
+    """``count`` samples with seeds ``seed .. seed + count - 1``, through ``tasks.generate`` in chunks."""
+    result: list[Image.Image] = []
+    while len(result) < count:
+        size = min(MAX_IMAGES, count - len(result))
+        result.extend(tasks.generate(model, seed=seed + len(result), num_images=size, label=label).images)
+    return result
+
+
+def untrained_copy(model: LoadedModel, *, seed: int = 0) -> LoadedModel:
+    """The same architecture and config with fresh weights (the official initialisation where there is one)."""
+    import torch
+
+    from ganstudio.models import get_architecture
+    from ganstudio.runtime import TorchNetwork
+
+    arch = get_architecture(model.arch)
+    config = arch.Config(**model.config)
+    torch.manual_seed(seed)
+    network = arch.build(config)
+    if hasattr(arch, "weights_init"):
+        network.apply(arch.weights_init)
+    network.eval()
+    if hasattr(arch, "prepare_for_inference"):
+        arch.prepare_for_inference(network)
+    return dataclasses.replace(model, networks={"G": TorchNetwork(network, "cpu")})
+
+
+# -- per-model scores ---------------------------------------------------------------------------
+
+def score_dcgan(model: LoadedModel, judges: Judges, samples: int) -> list[Score]:
+    """Confidence, class coverage and Fréchet distance (classifier features) of ``samples`` generated digits.
+
+    The distance is compared with an untrained generator of the same architecture (a weak
+    baseline) and with real train digits (a floor: two real sets of the same size).
+    """
+    classifier = judges.digits
+    fakes = unit_batch(generate_many(model, samples))
+    real = RealDigits.measure(classifier, samples)
+    probabilities = classifier.probabilities(fakes)
+    coverage = metrics.class_coverage(probabilities.argmax(axis=1))
+    return [
+        Score("confidence", "mean classifier confidence", float(probabilities.max(axis=1).mean()),
+              references={"real test digits": real.confidence}),
+        Score("digit_shares", "share of each digit 0..9", coverage.shares, kind="shares"),
+        Score("min_share", "rarest digit's share (10% = even)", coverage.min_share, references={"even": 0.1}),
+        Score("entropy", "class entropy (1 = even)", coverage.entropy, kind="number", references={"even": 1.0}),
+        _fd_score(model, classifier, classifier.features(fakes), real, samples),
+    ]
+
+
+def score_cgan(model: LoadedModel, judges: Judges, samples: int) -> list[Score]:
+    """Share of samples classified as the digit asked for (``samples / 10`` per digit), and their variety.
+
+    Beyond the brief's accuracy: a generator that draws one image per digit scores well on
+    accuracy, so the Fréchet distance and the spread of the features within each digit
+    (compared with real digits of that class) show whether the seeds still matter.
+    """
+    classifier = judges.digits
+    per_digit = max(1, samples // 10)
+    outputs = [unit_batch(generate_many(model, per_digit, seed=100_000 * digit, label=digit)) for digit in range(10)]
+    hits = [classifier.predict(batch) == digit for digit, batch in enumerate(outputs)]
+    per_class = [float(h.mean()) for h in hits]
+    worst = int(np.argmin(per_class))
+    features = [classifier.features(batch) for batch in outputs]
+    real = RealDigits.measure(classifier, samples)
+    real_spread = np.mean([metrics.feature_spread(real.features[real.labels == digit]) for digit in range(10)])
+    return [
+        Score("label_accuracy", "classified as the requested digit", float(np.concatenate(hits).mean()),
+              references={"chance": 0.1, "classifier on real digits": judges.digit_accuracy}),
+        Score("worst_digit_accuracy", f"worst digit ({worst}) classified as requested", per_class[worst]),
+        Score("within_digit_spread", "feature spread within a digit (seed variety)",
+              float(np.mean([metrics.feature_spread(f) for f in features])), kind="number",
+              references={"real test digits": float(real_spread)}),
+        _fd_score(model, classifier, np.concatenate(features), real, samples),
+    ]
+
+
+@dataclass(frozen=True)
+class RealDigits:
+    """Classifier outputs on held-out digits, and the Fréchet distance of as many train digits to them (a floor)."""
+
+    features: np.ndarray
+    labels: np.ndarray
+    confidence: float
+    floor: float
+
+    @classmethod
+    def measure(cls, classifier: Classifier, count: int) -> RealDigits:
+        from ganstudio.train import datasets
+
+        digits, labels = _test_digits(count)
+        train_digits, _ = datasets.load_digits("train")
+        test_images = unit_batch(list(digits))
+        features = classifier.features(test_images)
+        floor = metrics.frechet_distance(classifier.features(unit_batch(list(train_digits[:len(digits)]))), features)
+        confidence = float(classifier.probabilities(test_images).max(axis=1).mean())
+        return cls(features=features, labels=labels, confidence=confidence, floor=floor)
+
+
+def _fd_score(model: LoadedModel, classifier: Classifier, fake_features: np.ndarray, real: RealDigits, samples: int) -> Score:
+    untrained = unit_batch(generate_many_like(untrained_copy(model), model, samples))
+    return Score("fd", "Fréchet distance to held-out digits (classifier features)",
+                 metrics.frechet_distance(fake_features, real.features), kind="number",
+                 references={"untrained generator": metrics.frechet_distance(classifier.features(untrained), real.features),
+                             "real train digits": real.floor})
+
+
+def generate_many_like(model: LoadedModel, like: LoadedModel, samples: int) -> list[Image.Image]:
+    """``samples`` images from ``model``, class-balanced (as ``score_cgan`` asks) when it is conditional."""
+    if "num_classes" not in like.config:
+        return generate_many(model, samples)
+    per_digit = max(1, samples // 10)
+    return [image for digit in range(10) for image in generate_many(model, per_digit, seed=100_000 * digit, label=digit)]
+
+
+def score_sketch2digit(model: LoadedModel, judges: Judges, samples: int) -> list[Score]:
+    """Share of outputs classified as the digit each sketch was drawn from; distance to that digit's plain image."""
+    from ganstudio.train import datasets
+
+    digits, labels = _test_digits(samples)
+    rng = np.random.default_rng(2)
+    sketches = [to_image(datasets.sketch_of(d, rng)) for d in digits]
+    outputs = unit_batch([tasks.translate(model, sketch, direction="AtoB") for sketch in sketches])
+    targets = unit_batch([datasets.cyclegan_a(d) for d in digits])
+    return [
+        Score("digit_kept", "output classified as the sketched digit", metrics.agreement(judges.digits.predict(outputs), labels),
+              references={"classifier on real digits": judges.digit_accuracy}),
+        Score("l1_to_digit", "mean abs error to the real digit (0..1)", metrics.mean_abs_error(outputs, targets), kind="number",
+              references={"blank output": float(targets.mean())}),
+    ]
+
+
+def score_stargan(model: LoadedModel, judges: Judges, samples: int) -> list[Score]:
+    """Per attribute: share of edits whose target value is measured in the output; and identity kept.
+
+    Inputs are test digits drawn with random attributes; targets are random combinations.
+    References: the same measurement on the true render of the target (how well the pixel rules
+    read the data) and on the input returned unchanged (what doing nothing scores).
+    """
+    from ganstudio.train import datasets
+
+    digits, labels = _test_digits(samples)
+    rng = np.random.default_rng(3)
+    names = datasets.STARGAN_ATTRIBUTES
+    sources = rng.integers(0, 2, size=(len(digits), len(names))).astype(bool)
+    targets = rng.integers(0, 2, size=(len(digits), len(names))).astype(bool)
+    inputs = [to_image(datasets.stargan_digit(d, s)) for d, s in zip(digits, sources, strict=True)]
+    outputs = unit_batch([tasks.edit_attributes(model, image, attributes=_attribute_request(model, names, target))
+                          for image, target in zip(inputs, targets, strict=True)])
+    truths = unit_batch([datasets.stargan_digit(d, t) for d, t in zip(digits, targets, strict=True)])
+    measured = _measure(outputs)
+    measured_truth = _measure(truths)
+    measured_input = _measure(unit_batch(inputs))
+    scores = []
+    for index, name in enumerate(names):
+        scores.append(Score(
+            f"{name}_accuracy", f"'{name}' edit accuracy (measured from pixels)",
+            float((measured[:, index] == targets[:, index]).mean()),
+            references={"true renders": float((measured_truth[:, index] == targets[:, index]).mean()),
+                        "input unchanged": float((measured_input[:, index] == targets[:, index]).mean())},
+        ))
+    scores.append(Score("all_accuracy", "all three attributes right", float((measured == targets).all(axis=1).mean()),
+                        references={"true renders": float((measured_truth == targets).all(axis=1).mean())}))
+    scores.append(Score("identity_kept", "digit identity kept", metrics.agreement(judges.digits.predict(outputs), labels),
+                        references={"classifier on true renders": metrics.agreement(judges.digits.predict(truths), labels)}))
+    return scores
+
+
+def _attribute_request(model: LoadedModel, names: Sequence[str], target: np.ndarray) -> dict[str, float] | list[float]:
+    # By name when the model's labels are the spec's names (order-proof), else by position.
+    if set(names) <= set(model.labels):
+        return {name: float(value) for name, value in zip(names, target, strict=True)}
+    return [float(value) for value in target]
+
+
+def _measure(batch: np.ndarray) -> np.ndarray:
+    return np.array([metrics.measure_attributes(image).as_tuple() for image in batch], dtype=bool)
+
+
+def score_stargan_v2(model: LoadedModel, judges: Judges, samples: int) -> list[Score]:
+    """Domain accuracy and identity for latent- and reference-guided styles; reference width/slant carried over.
+
+    Inputs are test digits in a random domain and style; the target domain is random; the
+    reference is another test digit drawn in the target domain with a random style. The
+    carry-over is the correlation, over the samples, between the reference's measured stroke
+    width (slant) and the output's; "ideal transfer" is that correlation for the input digit
+    redrawn with the reference's exact style.
+    """
+    from ganstudio.train import datasets
+
+    digits, labels = _test_digits(samples)
+    count = len(digits)
+    rng = np.random.default_rng(4)
+    domains = len(datasets.STARGAN_V2_DOMAINS)
+    sources = rng.integers(0, domains, size=count)
+    targets = rng.integers(0, domains, size=count)
+    partners = (np.arange(count) + rng.integers(1, count, size=count)) % count if count > 1 else np.zeros(1, int)
+    seeds = rng.integers(0, 2**31, size=count)
+    inputs, references, ideals = [], [], []
+    for index in range(count):
+        inputs.append(to_image(datasets.stargan_v2_digit(digits[index], int(sources[index]), rng)[0]))
+        reference, style = datasets.stargan_v2_digit(digits[partners[index]], int(targets[index]), rng)
+        references.append(to_image(reference))
+        base = datasets.shear(datasets.deskew(digits[index]), style["slant"])
+        ideals.append(datasets.to_rgb(datasets.thicken(base, style["thickness"]), style["rgb"]))
+    names = datasets.STARGAN_V2_DOMAINS
+    # By name when the model's labels are the spec's domain names (order-proof), else by index.
+    requests = [names[t] if set(names) <= set(model.labels) else int(t) for t in targets]
+    latent = unit_batch([tasks.edit_domain(model, image, domain=domain, seed=int(seed))
+                         for image, domain, seed in zip(inputs, requests, seeds, strict=True)])
+    guided = unit_batch([tasks.edit_domain(model, image, domain=domain, reference=reference)
+                         for image, domain, reference in zip(inputs, requests, references, strict=True)])
+    input_batch, reference_batch, ideal_batch = unit_batch(inputs), unit_batch(references), unit_batch(ideals)
+
+    def family(batch: np.ndarray) -> np.ndarray:
+        return np.array([metrics.color_family(image) for image in batch])
+
+    def identity(batch: np.ndarray) -> float:
+        return metrics.agreement(judges.digits.predict(batch), labels)
+
+    def carried(measure: Callable[[np.ndarray], float], batch: np.ndarray) -> float:
+        return metrics.correlation([measure(r) for r in reference_batch], [measure(o) for o in batch])
+
+    input_domain = float((family(input_batch) == targets).mean())
+    return [
+        Score("latent_domain_accuracy", "latent-guided: colour family = target", float((family(latent) == targets).mean()),
+              references={"true renders": float((family(ideal_batch) == targets).mean()), "input unchanged": input_domain}),
+        Score("latent_identity_kept", "latent-guided: digit identity kept", identity(latent),
+              references={"classifier on true renders": identity(ideal_batch)}),
+        Score("reference_domain_accuracy", "reference-guided: colour family = target", float((family(guided) == targets).mean()),
+              references={"true renders": float((family(ideal_batch) == targets).mean()), "input unchanged": input_domain}),
+        Score("reference_identity_kept", "reference-guided: digit identity kept", identity(guided),
+              references={"classifier on true renders": identity(ideal_batch)}),
+        Score("width_carried", "reference-guided: stroke width corr(reference, output)", carried(metrics.stroke_width, guided),
+              kind="number", references={"ideal transfer": carried(metrics.stroke_width, ideal_batch),
+                                         "input unchanged": carried(metrics.stroke_width, input_batch)}),
+        Score("slant_carried", "reference-guided: slant corr(reference, output)", carried(metrics.slant, guided),
+              kind="number", references={"ideal transfer": carried(metrics.slant, ideal_batch),
+                                         "input unchanged": carried(metrics.slant, input_batch)}),
+    ]
+
+
+def score_cyclegan(model: LoadedModel, judges: Judges, samples: int) -> list[Score]:
+    """Domain verdicts on translated test digits both ways, cycle reconstruction error both ways, identity on B->A."""
+    from ganstudio.train import datasets
+
+    digits, labels = _test_digits(samples)
+    rng = np.random.default_rng(5)
+    plain = [to_image(datasets.cyclegan_a(d)) for d in digits]
+    neon = [to_image(datasets.cyclegan_b(d, rng)) for d in digits]
+    to_b = [tasks.translate(model, image, direction="AtoB") for image in plain]
+    to_a = [tasks.translate(model, image, direction="BtoA") for image in neon]
+    back_a = unit_batch([tasks.translate(model, image, direction="BtoA") for image in to_b])
+    back_b = unit_batch([tasks.translate(model, image, direction="AtoB") for image in to_a])
+    plain_batch, neon_batch = unit_batch(plain), unit_batch(neon)
+    to_b_batch, to_a_batch = unit_batch(to_b), unit_batch(to_a)
+    domains = judges.domains
+    change = metrics.mean_abs_error(plain_batch, neon_batch)
+    return [
+        Score("a_to_b_domain", "A->B classified as B (neon)", float((domains.predict(to_b_batch) == 1).mean()),
+              references={"real B": float((domains.predict(neon_batch) == 1).mean()), "input unchanged": float((domains.predict(plain_batch) == 1).mean())}),
+        Score("b_to_a_domain", "B->A classified as A (plain)", float((domains.predict(to_a_batch) == 0).mean()),
+              references={"real A": float((domains.predict(plain_batch) == 0).mean()), "input unchanged": float((domains.predict(neon_batch) == 0).mean())}),
+        Score("cycle_error_a", "cycle A->B->A mean abs error (0..1)", metrics.mean_abs_error(back_a, plain_batch), kind="number",
+              references={"A vs B render": change}),
+        Score("cycle_error_b", "cycle B->A->B mean abs error (0..1)", metrics.mean_abs_error(back_b, neon_batch), kind="number",
+              references={"A vs B render": change}),
+        Score("b_to_a_identity_kept", "B->A digit identity kept", metrics.agreement(judges.digits.predict(to_a_batch), labels),
+              references={"classifier on real A": judges.digit_accuracy}),
+    ]
+
+
+SCORERS: dict[str, Callable[[LoadedModel, Judges, int], list[Score]]] = {
+    "digits-dcgan": score_dcgan,
+    "digits-cgan": score_cgan,
+    "sketch2digit": score_sketch2digit,
+    "digits-cyclegan": score_cyclegan,
+    "digits-stargan": score_stargan,
+    "digits-stargan-v2": score_stargan_v2,
+}
+BUILT_IN_MODELS = tuple(SCORERS)
+
+
+def check_request(names: Sequence[str], samples: int) -> None:
+    """Refuse names without a scorer and sample counts below 2, before anything is trained or loaded.
+
+    Raises:
+        GanStudioError: what is wrong, and what is accepted.
+    """
+    unknown = [name for name in names if name not in SCORERS]
+    if unknown:
+        raise GanStudioError(f"no evaluation for {', '.join(unknown)}. Built-in models: {', '.join(BUILT_IN_MODELS)}.")
+    if samples < 2:
+        raise GanStudioError(f"--samples must be at least 2 (a Fréchet distance needs two samples), not {samples}.")
+
+
+def evaluate_models(names: Sequence[str] = BUILT_IN_MODELS, *, registry: Registry | None = None, judges: Judges,
+                    samples: int = DEFAULT_SAMPLES, device: Literal["auto", "cpu", "cuda"] = "auto") -> list[ModelReport]:
+    """Score each named built-in model; one missing from the registry is "not available", one that errors "failed".
+
+    Raises:
+        GanStudioError: a name that is not a built-in model (there is no scorer for it), or a bad sample count.
+    """
+    check_request(names, samples)
+    registry = registry or Registry()
+    reports = []
+    for name in names:
+        started = time.perf_counter()
+        try:
+            model = registry.load(name, device=device)
+        except ModelNotFoundError as error:  # not in the manifest, or its file is missing
+            reports.append(ModelReport(name, "not available", message=str(error)))
+            continue
+        except GanStudioError as error:  # a file that is there but does not load
+            reports.append(ModelReport(name, "failed", message=str(error)))
+            continue
+        try:
+            scores = SCORERS[name](model, judges, samples)
+        except GanStudioError as error:  # e.g. a model that takes other labels than the spec's
+            logger.warning("evaluating %s failed: %s", name, error)
+            reports.append(ModelReport(name, "failed", message=str(error), seconds=time.perf_counter() - started))
+            continue
+        except Exception as error:  # a bug: keep the other models' rows, but show the traceback
+            logger.exception("evaluating %s failed unexpectedly", name)
+            reports.append(ModelReport(name, "failed", message=f"{type(error).__name__}: {error}",
+                                       seconds=time.perf_counter() - started))
+            continue
+        reports.append(ModelReport(name, "ok", tuple(scores), seconds=time.perf_counter() - started))
+    return reports
