@@ -25,7 +25,6 @@ Quirks:
 
 from __future__ import annotations
 
-import functools
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -36,6 +35,7 @@ from torch import nn
 
 from ganstudio.checkpoints import add_missing_batch_counts, drop_unowned_norm_statistics, strip_prefixes
 from ganstudio.errors import CheckpointError
+from ganstudio.models.layers import Norm, convs_have_bias, get_norm_layer
 
 ARCH = "cyclegan_resnet"
 TASKS = ("translate",)
@@ -50,27 +50,10 @@ PREPROCESSING = {
     "fixed_size": None,
 }
 
-Norm = Literal["instance", "batch", "none"]
 PaddingType = Literal["reflect", "replicate", "zero"]
 
 N_DOWNSAMPLING = 2  # fixed in the official ResnetGenerator
 _FIRST_BLOCK_INDEX = 4 + 3 * N_DOWNSAMPLING  # pad, conv, norm, relu, then conv, norm, relu per downsampling
-
-
-def get_norm_layer(norm: Norm):
-    """The official ``get_norm_layer``: a constructor taking the channel count."""
-    if norm == "batch":
-        return functools.partial(nn.BatchNorm2d, affine=True, track_running_stats=True)
-    if norm == "instance":
-        return functools.partial(nn.InstanceNorm2d, affine=False, track_running_stats=False)
-    if norm == "none":
-        return lambda channels: nn.Identity()
-    raise ValueError(f"norm must be 'instance', 'batch' or 'none', got {norm!r}.")
-
-
-def _use_bias(norm_layer) -> bool:
-    # Official rule: convs followed by InstanceNorm (no affine parameters) get a bias, otherwise none.
-    return getattr(norm_layer, "func", norm_layer) is nn.InstanceNorm2d
 
 
 class ResnetBlock(nn.Module):
@@ -118,7 +101,7 @@ class ResnetGenerator(nn.Module):
         padding_type: PaddingType = "reflect",
     ):
         super().__init__()
-        use_bias = _use_bias(norm_layer)
+        use_bias = convs_have_bias(norm_layer)
         model = [
             nn.ReflectionPad2d(3),
             nn.Conv2d(input_nc, ngf, kernel_size=7, padding=0, bias=use_bias),

@@ -20,7 +20,6 @@ Quirks:
 
 from __future__ import annotations
 
-import functools
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -31,6 +30,7 @@ from torch import nn
 
 from ganstudio.checkpoints import add_missing_batch_counts, drop_unowned_norm_statistics, strip_prefixes
 from ganstudio.errors import CheckpointError
+from ganstudio.models.layers import Norm, convs_have_bias, get_norm_layer
 
 ARCH = "patchgan"
 TASKS = ()  # training only
@@ -44,24 +44,7 @@ PREPROCESSING = {
     "fixed_size": None,
 }
 
-Norm = Literal["batch", "instance", "none"]
 NetD = Literal["n_layers", "pixel"]
-
-
-def get_norm_layer(norm: Norm):
-    """The official ``get_norm_layer``: a constructor taking the channel count."""
-    if norm == "batch":
-        return functools.partial(nn.BatchNorm2d, affine=True, track_running_stats=True)
-    if norm == "instance":
-        return functools.partial(nn.InstanceNorm2d, affine=False, track_running_stats=False)
-    if norm == "none":
-        return lambda channels: nn.Identity()
-    raise ValueError(f"norm must be 'batch', 'instance' or 'none', got {norm!r}.")
-
-
-def _use_bias(norm_layer) -> bool:
-    # Official rule: convs followed by InstanceNorm (no affine parameters) get a bias, otherwise none.
-    return getattr(norm_layer, "func", norm_layer) is nn.InstanceNorm2d
 
 
 class NLayerDiscriminator(nn.Module):
@@ -69,7 +52,7 @@ class NLayerDiscriminator(nn.Module):
 
     def __init__(self, input_nc: int, ndf: int = 64, n_layers: int = 3, norm_layer=nn.BatchNorm2d):
         super().__init__()
-        use_bias = _use_bias(norm_layer)
+        use_bias = convs_have_bias(norm_layer)
         kw, padw = 4, 1
         sequence = [nn.Conv2d(input_nc, ndf, kernel_size=kw, stride=2, padding=padw), nn.LeakyReLU(0.2, True)]
         nf_mult = 1
@@ -98,7 +81,7 @@ class PixelDiscriminator(nn.Module):
 
     def __init__(self, input_nc: int, ndf: int = 64, norm_layer=nn.BatchNorm2d):
         super().__init__()
-        use_bias = _use_bias(norm_layer)
+        use_bias = convs_have_bias(norm_layer)
         self.net = nn.Sequential(
             nn.Conv2d(input_nc, ndf, kernel_size=1, stride=1, padding=0),
             nn.LeakyReLU(0.2, True),

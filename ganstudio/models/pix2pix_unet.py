@@ -23,17 +23,16 @@ Quirks:
 
 from __future__ import annotations
 
-import functools
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Literal
 
 import torch
 from torch import nn
 
 from ganstudio.checkpoints import add_missing_batch_counts, drop_unowned_norm_statistics, strip_prefixes
 from ganstudio.errors import CheckpointError
+from ganstudio.models.layers import Norm, convs_have_bias, get_norm_layer
 
 ARCH = "pix2pix_unet"
 TASKS = ("translate",)
@@ -48,23 +47,6 @@ PREPROCESSING = {
     "fixed_size": None,
 }
 
-Norm = Literal["batch", "instance", "none"]
-
-
-def get_norm_layer(norm: Norm):
-    """The official ``get_norm_layer``: a constructor taking the channel count."""
-    if norm == "batch":
-        return functools.partial(nn.BatchNorm2d, affine=True, track_running_stats=True)
-    if norm == "instance":
-        return functools.partial(nn.InstanceNorm2d, affine=False, track_running_stats=False)
-    if norm == "none":
-        return lambda channels: nn.Identity()
-    raise ValueError(f"norm must be 'batch', 'instance' or 'none', got {norm!r}.")
-
-
-def _use_bias(norm_layer) -> bool:
-    # Official rule: convs followed by InstanceNorm (no affine parameters) get a bias, otherwise none.
-    return getattr(norm_layer, "func", norm_layer) is nn.InstanceNorm2d
 
 
 class UnetSkipConnectionBlock(nn.Module):
@@ -89,7 +71,7 @@ class UnetSkipConnectionBlock(nn.Module):
     ):
         super().__init__()
         self.outermost = outermost
-        use_bias = _use_bias(norm_layer)
+        use_bias = convs_have_bias(norm_layer)
         if input_nc is None:
             input_nc = outer_nc
         downconv = nn.Conv2d(input_nc, inner_nc, kernel_size=4, stride=2, padding=1, bias=use_bias)

@@ -1,0 +1,31 @@
+"""Pieces that several architectures share exactly: junyanz's norm-layer factory and bias rule.
+
+The CycleGAN ResNet generator, the pix2pix U-Net and the PatchGAN discriminator all come from
+``models/networks.py`` of junyanz/pytorch-CycleGAN-and-pix2pix and build their norms and conv
+biases the same way; the state-dict layout depends on both.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Literal
+
+from torch import nn
+
+Norm = Literal["batch", "instance", "none"]
+
+
+def get_norm_layer(norm: Norm):
+    """The official ``get_norm_layer``: a constructor taking the channel count."""
+    if norm == "batch":
+        return functools.partial(nn.BatchNorm2d, affine=True, track_running_stats=True)
+    if norm == "instance":
+        return functools.partial(nn.InstanceNorm2d, affine=False, track_running_stats=False)
+    if norm == "none":
+        return lambda channels: nn.Identity()
+    raise ValueError(f"norm must be 'batch', 'instance' or 'none', got {norm!r}.")
+
+
+def convs_have_bias(norm_layer) -> bool:
+    """Official rule: convs followed by InstanceNorm (no affine parameters) get a bias, otherwise none."""
+    return getattr(norm_layer, "func", norm_layer) is nn.InstanceNorm2d
