@@ -34,7 +34,7 @@ def attribute_vector(model: LoadedModel, attributes: Mapping[str | int, float] |
 
 
 def _attribute_index(model: LoadedModel, key: str | int, c_dim: int) -> int:
-    if isinstance(key, str) and key in model.labels:
+    if isinstance(key, str) and key in model.labels and model.labels.index(key) < c_dim:
         return model.labels.index(key)
     try:
         index = int(key)
