@@ -102,6 +102,8 @@ def build_parser() -> argparse.ArgumentParser:
     finetune.add_argument("--no-diff-augment", action="store_true", help="turn off differentiable augmentation")
     finetune.add_argument("--ema", type=float, help="EMA decay of the generator weights (0 = off)")
     finetune.add_argument("--seed", type=int, default=0)
+    finetune.add_argument("--device", choices=["auto", "cuda", "cpu"], default="auto",
+                          help="where to train (default: CUDA when present, else CPU)")
     finetune.add_argument("--overwrite", action="store_true", help="replace a user model of the same name")
     finetune.add_argument("--resume", metavar="JOB_ID", help="continue an interrupted or cancelled job from its checkpoint")
 
@@ -333,7 +335,7 @@ def run_finetune(args: argparse.Namespace) -> dict:
         if not args.json:
             print(f"{report.summary()}; training {plan.kind} for {plan.config.steps} steps", file=sys.stderr)
         job = jobs.submit(name=args.name, config=plan.config, data=data, base=plan.base, data_report=report.to_json(),
-                          overwrite=args.overwrite)
+                          overwrite=args.overwrite, device=args.device)
     run_job(jobs.root / job.id)
     status = jobs.finish(job.id)
     if status.state != "done":

@@ -124,3 +124,18 @@ def test_cli_on_a_pytorch_model_imports_torch_but_not_gradio(tmp_path):
     path = save_tiny_checkpoint("dcgan", tmp_path / "netG.pth", nz=8, ngf=4)
     loaded = _imports_after(f"from ganstudio.cli import main\nassert main(['generate', '--model', r'{path}', '--output', r'{tmp_path / 'o.png'}']) == 0")
     assert loaded == {"torch"}
+
+
+def test_finetune_trains_on_the_asked_device_and_registers_the_model(capsys, tmp_path):
+    pictures = tmp_path / "sevens"
+    pictures.mkdir()
+    rng = np.random.default_rng(0)
+    for index in range(12):
+        Image.fromarray(rng.integers(0, 255, (32, 32), dtype=np.uint8)).save(pictures / f"{index}.png")
+    code, result = _run_json(capsys, ["finetune", "--base", "digits-dcgan", "--data", str(pictures), "--name", "my-sevens",
+                                      "--steps", "2", "--batch-size", "4", "--device", "cpu"])
+    assert code == 0 and result["state"] == "done" and result["model"] == "my-sevens"
+    code, listed = _run_json(capsys, ["jobs"])
+    assert listed["jobs"][0]["device"] == "cpu" and listed["jobs"][0]["step"] == 2
+    code, generated = _run_json(capsys, ["generate", "--model", "my-sevens", "--seed", "3", "--output", str(tmp_path / "g.png")])
+    assert code == 0 and Image.open(tmp_path / "g.png").size == (32, 32)

@@ -3,8 +3,12 @@
 - ``config``: ``FinetuneConfig``, the one dataclass that describes a run (saved as JSON with it).
 - ``datasets``: the 32x32 digit data of the built-in models, and loaders for your own image folders.
 - ``losses``: adversarial losses, R1 and gradient penalties, DiffAugment.
-- ``loop``: ``train(config, data, workdir)``, one loop for every kind, with a small ``Trainer`` per kind;
-  checkpoints are atomic and runs resume exactly.
+- ``loop``: ``train(config, data, workdir, device=...)``, one loop for every kind, on a GPU when there is
+  one; checkpoints are atomic and runs resume exactly.
+- ``trainers``: a ``Trainer`` per kind (its networks, optimisers, EMA copies and training step).
+- ``distributed``: the torchrun entry point (NCCL between GPUs, Gloo between CPUs).
+- ``uploads``, ``finetune``, ``jobs``: your pictures into a training set, a plan from a base model, and the
+  background worker that runs one job at a time.
 - ``bundle``: ``python -m ganstudio.train.bundle`` trains the built-in models into ``weights/``.
 
 Importing this package does not import torch; ``train``, ``TrainResult`` and ``build_trainer`` load

@@ -1,4 +1,4 @@
-"""Data-parallel training over several processes, started by torchrun (Gloo).
+"""Data-parallel training over several processes, started by torchrun: NCCL on GPUs, Gloo on CPUs.
 
     torchrun --nproc_per_node 8 -m ganstudio.train.distributed \\
         --config run/config.json --data run/data.npz --workdir run/
@@ -12,11 +12,11 @@ badly (one reduction per backward, each parameter ready once); averaging explici
 backward, as StyleGAN2-ADA does, is exact and simple. Process 0 alone writes checkpoints,
 samples and the exported model; every process resumes from the same checkpoint.
 
-BatchNorm layers see their own process's share of the batch (as with DDP without SyncBatchNorm,
-which PyTorch offers on GPUs only).
+On a machine with GPUs each process trains on its own one (``cuda:LOCAL_RANK``) and the group uses
+NCCL; without GPUs (or with ``--device cpu``) the processes train on CPUs over Gloo.
 
-Training runs on CPUs for now: the trainers create their tensors on the CPU, so the process group
-uses Gloo. Moving them to CUDA (and the group to NCCL) is the next step for multi-GPU runs.
+BatchNorm layers see their own process's share of the batch (as with DDP without SyncBatchNorm):
+SyncBatchNorm would also run its all-reduce while process 0 alone renders samples, and hang there.
 """
 
 from __future__ import annotations
@@ -53,11 +53,45 @@ def current() -> Context:
     return Context(rank=dist.get_rank(), world_size=dist.get_world_size())
 
 
-def setup() -> Context:
-    """Join the process group torchrun describes in the environment (RANK, WORLD_SIZE, MASTER_ADDR...)."""
+def device_for(requested: str = "auto") -> torch.device:
+    """Where this process trains: a GPU when asked for or present ("auto"), else the CPU.
+
+    Under torchrun each process takes the GPU of its LOCAL_RANK, so the processes of a node share out its GPUs.
+
+    Raises:
+        BackendError: "cuda" was asked for and PyTorch sees no GPU, or there are more processes than GPUs.
+    """
+    from ganstudio.errors import BackendError
+    from ganstudio.runtime import torch_device
+
+    if torch_device(requested) != "cuda":
+        return torch.device("cpu")
+    local_rank, count = int(os.environ.get("LOCAL_RANK", "0")), torch.cuda.device_count()
+    if local_rank >= count:
+        # NCCL refuses two processes on one GPU
+        raise BackendError(
+            f"process LOCAL_RANK={local_rank} has no GPU of its own: this machine has {count}. Start at most {count} "
+            f"process(es) per machine (torchrun --nproc_per_node {count}), or train on CPUs with --device cpu."
+        )
+    return torch.device("cuda", local_rank)
+
+
+def backend_for(device: torch.device) -> str:
+    """The collective backend for processes that train on ``device``: NCCL between GPUs, Gloo between CPUs."""
+    return "nccl" if device.type == "cuda" else "gloo"
+
+
+def setup(device: str = "auto") -> tuple[Context, torch.device]:
+    """Join the process group torchrun describes in the environment (RANK, WORLD_SIZE, MASTER_ADDR...).
+
+    Returns this process's context and the device it trains on.
+    """
+    place = device_for(device)
     if "RANK" in os.environ and not dist.is_initialized():
-        dist.init_process_group(backend="gloo")
-    return current()
+        if place.type == "cuda":
+            torch.cuda.set_device(place)
+        dist.init_process_group(backend=backend_for(place))
+    return current(), place
 
 
 def average_gradients(parameters) -> None:
@@ -83,6 +117,26 @@ def shard(batch: torch.Tensor) -> torch.Tensor:
     return batch[context.rank::context.world_size] if context.distributed else batch
 
 
+def check_same_everywhere(value: int, what: str) -> None:
+    """Stop every process with a clear message when the processes disagree on ``value`` (e.g. the resumed step).
+
+    Raises:
+        FinetuneConfigError: some process holds another value.
+    """
+    context = current()
+    if not context.distributed:
+        return
+    values: list = [None] * context.world_size
+    dist.all_gather_object(values, value)
+    if len(set(values)) > 1:
+        from ganstudio.train.config import FinetuneConfigError
+
+        raise FinetuneConfigError(
+            f"the processes disagree on the {what} ({', '.join(f'rank {r}: {v}' for r, v in enumerate(values))}): "
+            "every machine must see the same --workdir (a shared folder, or a copy of checkpoint.pt)."
+        )
+
+
 def barrier() -> None:
     if current().distributed:
         dist.barrier()
@@ -97,9 +151,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--config", required=True, help="a FinetuneConfig as JSON (config.json of a job or bundle run)")
     parser.add_argument("--data", required=True, help="the training set as .npz (data.npz of a job)")
     parser.add_argument("--workdir", required=True, help="checkpoints, samples and the exported model")
+    parser.add_argument("--device", choices=["auto", "cuda", "cpu"], default="auto",
+                        help="default: this process's GPU (LOCAL_RANK) when there are GPUs, else the CPU")
     args = parser.parse_args(argv)
 
-    context = setup()
+    context, device = setup(args.device)
     config = FinetuneConfig.load(args.config)
     if config.batch_size % context.world_size:
         print(f"error: batch size {config.batch_size} does not split over {context.world_size} processes", file=sys.stderr)
@@ -109,9 +165,11 @@ def main(argv: list[str] | None = None) -> int:
         if step % max(1, total // 20) == 0 or step == total:
             print(f"step {step}/{total} " + " ".join(f"{k}={v:.3f}" for k, v in losses.items()), flush=True)
 
-    result = train(config, load_training_set(args.data), args.workdir, on_progress=report if context.is_main else None)
+    result = train(config, load_training_set(args.data), args.workdir, on_progress=report if context.is_main else None,
+                   device=device)
     if context.is_main:
-        print(f"done: {result.step} steps on {context.world_size} process(es), {result.wall_time_s:.1f} s -> "
+        print(f"done: {result.step} steps on {context.world_size} process(es) ({device.type}, "
+              f"{backend_for(device) if context.distributed else 'no process group'}), {result.wall_time_s:.1f} s -> "
               + ", ".join(str(path) for path in result.files.values()), flush=True)
     barrier()
     if dist.is_initialized():

@@ -66,6 +66,7 @@ class JobStatus:
     created: float = 0.0
     updated: float = 0.0
     pid: int | None = None
+    device: str = ""  # where the worker trains ("cuda:0", "cpu"), once it runs
 
     @property
     def finished(self) -> bool:
@@ -74,7 +75,8 @@ class JobStatus:
     def describe(self) -> str:
         progress = f"{self.step}/{self.total}" if self.total else ""
         eta = f", about {_duration(self.eta_s)} left" if self.state == "running" and self.eta_s is not None else ""
-        text = f"{self.name} [{self.kind}] {self.state} {progress}{eta}"
+        place = f" on {self.device}" if self.device and self.state == "running" else ""
+        text = f"{self.name} [{self.kind}] {self.state}{place} {progress}{eta}"
         return text + (f": {self.message}" if self.message else "")
 
     @classmethod
@@ -116,8 +118,10 @@ class JobManager:
     # -- asking ----------------------------------------------------------------------
 
     def submit(self, *, name: str, config, data: dict, base: str | None = None, data_report: dict | None = None,
-               overwrite: bool = False) -> JobStatus:
+               overwrite: bool = False, device: str = "auto") -> JobStatus:
         """Queue a job that trains ``config`` on ``data`` and registers the result as ``name``.
+
+        ``device`` is where the worker trains: "auto" (the GPU when there is one, else the CPU), "cuda" or "cpu".
 
         Raises:
             GanStudioError: the name belongs to a bundled model (or to a user model, without overwrite),
@@ -126,6 +130,8 @@ class JobManager:
         from ganstudio.train.uploads import check_disk_space, save_training_set
 
         name = _safe_name(name)
+        if device not in ("auto", "cuda", "cpu"):
+            raise GanStudioError(f"device {device!r} is not one of auto, cuda, cpu.")
         self._check_name(name, overwrite=overwrite)
         active = [job for job in self.jobs() if job.name == name and job.state in ("queued", "running", "trained")]
         if active:
@@ -137,7 +143,7 @@ class JobManager:
         folder.mkdir(parents=True)
         save_training_set(data, folder / "data.npz")
         request = {"id": job_id, "name": name, "kind": config.kind, "base": base, "config": config.to_json(),
-                   "data": data_report or {}, "overwrite": overwrite}
+                   "data": data_report or {}, "overwrite": overwrite, "device": device}
         _write_json(folder / "job.json", request)
         now = time.time()
         status = JobStatus(id=job_id, name=name, kind=config.kind, total=config.steps, base=base,
@@ -389,12 +395,13 @@ def run_job(folder: str | os.PathLike) -> int:
     Progress goes to status.json and losses.jsonl; the exported files to result.json. Returns 0
     when training finished or was cancelled, 1 when it failed (the reason is in status.json).
     """
+    import torch
+
     from ganstudio.runtime import physical_cores
     from ganstudio.train.config import FinetuneConfig
+    from ganstudio.train.distributed import device_for
     from ganstudio.train.loop import CHECKPOINT_NAME, train
     from ganstudio.train.uploads import load_training_set
-
-    import torch
 
     folder = Path(folder)
     request = json.loads((folder / "job.json").read_text(encoding="utf-8"))
@@ -425,9 +432,11 @@ def run_job(folder: str | os.PathLike) -> int:
 
     try:
         config = FinetuneConfig.from_json(request["config"])
+        device = device_for(request.get("device", "auto"))
+        status.device = str(device)
         status.resumed_from = checkpoint_step(folder) if (folder / "work" / CHECKPOINT_NAME).is_file() else 0
         result = train(config, load_training_set(folder / "data.npz"), folder / "work",
-                       on_progress=on_progress, should_stop=lambda: (folder / "cancel").exists())
+                       on_progress=on_progress, should_stop=lambda: (folder / "cancel").exists(), device=device)
         status.step = result.step
         if result.stopped:
             status.state, status.message = "cancelled", f"stopped at step {result.step}; resume to continue"

@@ -74,7 +74,7 @@ def gradient_penalty(critic, real: torch.Tensor, fake: torch.Tensor) -> torch.Te
 
     ``critic`` maps images to logits (a patch map is summed, as StarGAN's ``gradient_penalty`` does).
     """
-    alpha = torch.rand(real.size(0), 1, 1, 1, dtype=real.dtype)
+    alpha = _per_image_uniform(real)
     mixed = (alpha * real.detach() + (1 - alpha) * fake.detach()).requires_grad_(True)
     out = critic(mixed)
     (grad,) = torch.autograd.grad(out.sum(), mixed, create_graph=True)
@@ -90,7 +90,8 @@ def diff_augment(x: torch.Tensor, policy: str = "color,translation,cutout") -> t
     Training", NeurIPS 2020; mirrors mit-han-lab/data-efficient-gans ``DiffAugment_pytorch.py``).
 
     Apply the same policy to real and fake images right before the discriminator, in both its and
-    the generator's step. Random numbers come from torch's global generator (seeded, checkpointed).
+    the generator's step. Random numbers come from torch's global CPU generator (seeded, checkpointed)
+    and move to the images' device, so a seed augments alike on the CPU and on a GPU.
     """
     for name in policy.split(","):
         name = name.strip()
@@ -100,28 +101,38 @@ def diff_augment(x: torch.Tensor, policy: str = "color,translation,cutout") -> t
     return x.contiguous()
 
 
+def _per_image_uniform(x: torch.Tensor) -> torch.Tensor:
+    """One U(0, 1) number per image of ``x``, shaped (N, 1, 1, 1), drawn on the CPU and moved to x's device."""
+    return torch.rand(x.size(0), 1, 1, 1, dtype=x.dtype, device="cpu").to(x.device)
+
+
+def _per_image_offsets(x: torch.Tensor, low: int, high: int) -> torch.Tensor:
+    """One integer in [low, high) per image of ``x``, shaped (N, 1, 1), drawn on the CPU and moved to x's device."""
+    return torch.randint(low, high, size=[x.size(0), 1, 1], device="cpu").to(x.device)
+
+
 def _rand_brightness(x: torch.Tensor) -> torch.Tensor:
-    return x + (torch.rand(x.size(0), 1, 1, 1, dtype=x.dtype) - 0.5)
+    return x + (_per_image_uniform(x) - 0.5)
 
 
 def _rand_saturation(x: torch.Tensor) -> torch.Tensor:
     mean = x.mean(dim=1, keepdim=True)
-    return (x - mean) * (torch.rand(x.size(0), 1, 1, 1, dtype=x.dtype) * 2) + mean
+    return (x - mean) * (_per_image_uniform(x) * 2) + mean
 
 
 def _rand_contrast(x: torch.Tensor) -> torch.Tensor:
     mean = x.mean(dim=[1, 2, 3], keepdim=True)
-    return (x - mean) * (torch.rand(x.size(0), 1, 1, 1, dtype=x.dtype) + 0.5) + mean
+    return (x - mean) * (_per_image_uniform(x) + 0.5) + mean
 
 
 def _rand_translation(x: torch.Tensor, ratio: float = 0.125) -> torch.Tensor:
     shift_x, shift_y = int(x.size(2) * ratio + 0.5), int(x.size(3) * ratio + 0.5)
-    translation_x = torch.randint(-shift_x, shift_x + 1, size=[x.size(0), 1, 1])
-    translation_y = torch.randint(-shift_y, shift_y + 1, size=[x.size(0), 1, 1])
+    translation_x = _per_image_offsets(x, -shift_x, shift_x + 1)
+    translation_y = _per_image_offsets(x, -shift_y, shift_y + 1)
     grid_batch, grid_x, grid_y = torch.meshgrid(
-        torch.arange(x.size(0), dtype=torch.long),
-        torch.arange(x.size(2), dtype=torch.long),
-        torch.arange(x.size(3), dtype=torch.long),
+        torch.arange(x.size(0), dtype=torch.long, device=x.device),
+        torch.arange(x.size(2), dtype=torch.long, device=x.device),
+        torch.arange(x.size(3), dtype=torch.long, device=x.device),
         indexing="ij",
     )
     grid_x = torch.clamp(grid_x + translation_x + 1, 0, x.size(2) + 1)
@@ -132,17 +143,17 @@ def _rand_translation(x: torch.Tensor, ratio: float = 0.125) -> torch.Tensor:
 
 def _rand_cutout(x: torch.Tensor, ratio: float = 0.5) -> torch.Tensor:
     cutout_size = int(x.size(2) * ratio + 0.5), int(x.size(3) * ratio + 0.5)
-    offset_x = torch.randint(0, x.size(2) + (1 - cutout_size[0] % 2), size=[x.size(0), 1, 1])
-    offset_y = torch.randint(0, x.size(3) + (1 - cutout_size[1] % 2), size=[x.size(0), 1, 1])
+    offset_x = _per_image_offsets(x, 0, x.size(2) + (1 - cutout_size[0] % 2))
+    offset_y = _per_image_offsets(x, 0, x.size(3) + (1 - cutout_size[1] % 2))
     grid_batch, grid_x, grid_y = torch.meshgrid(
-        torch.arange(x.size(0), dtype=torch.long),
-        torch.arange(cutout_size[0], dtype=torch.long),
-        torch.arange(cutout_size[1], dtype=torch.long),
+        torch.arange(x.size(0), dtype=torch.long, device=x.device),
+        torch.arange(cutout_size[0], dtype=torch.long, device=x.device),
+        torch.arange(cutout_size[1], dtype=torch.long, device=x.device),
         indexing="ij",
     )
     grid_x = torch.clamp(grid_x + offset_x - cutout_size[0] // 2, min=0, max=x.size(2) - 1)
     grid_y = torch.clamp(grid_y + offset_y - cutout_size[1] // 2, min=0, max=x.size(3) - 1)
-    mask = torch.ones(x.size(0), x.size(2), x.size(3), dtype=x.dtype)
+    mask = torch.ones(x.size(0), x.size(2), x.size(3), dtype=x.dtype, device=x.device)
     mask[grid_batch, grid_x, grid_y] = 0
     return x * mask.unsqueeze(1)
 

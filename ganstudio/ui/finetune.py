@@ -411,7 +411,8 @@ def describe_job(registry: Registry, status: JobStatus, statuses: list[JobStatus
     head = f"{STATE_ICONS.get(status.state, '')} **{status.state.capitalize()}** · step {status.step}/{status.total}"
     if status.state == "running":
         eta = f" · about {_duration(status.eta_s)} left" if status.eta_s is not None else " · estimating the time left"
-        lines.append(f"{head} ({percent}%){eta}")
+        place = f" · on {'the GPU' if status.device.startswith('cuda') else 'the CPU'}" if status.device else ""
+        lines.append(f"{head} ({percent}%){place}{eta}")
         lines.append(f'<progress value="{status.step}" max="{status.total or 1}"></progress>')
         if status.message:
             lines.append(f"Last losses: {status.message}")

@@ -17,7 +17,7 @@ def _images(rng: np.random.Generator, channels: int) -> np.ndarray:
 def tiny_case(kind: str) -> tuple[FinetuneConfig, dict]:
     """A tiny config of ``kind`` (widths 4-8) and matching random training data."""
     rng = np.random.default_rng(0)
-    common = dict(kind=kind, steps=3, batch_size=4, checkpoint_every=2, seed=0)
+    common = {"kind": kind, "steps": 3, "batch_size": 4, "checkpoint_every": 2, "seed": 0}
     if kind == "dcgan":
         config = FinetuneConfig(arch={"nz": 8, "ngf": 4, "nc": 1, "n_layers": 4}, disc={"ndf": 4}, loss="bce",
                                 ema_decay=0.9, r1_weight=1.0, **common)

@@ -7,7 +7,7 @@ import pytest
 
 from ganstudio.manifest import ModelEntry, read_manifest, write_manifest
 from ganstudio.train import bundle
-from ganstudio.train.loop import build_trainer
+from ganstudio.train.trainers import build_trainer
 
 
 def fake_data(kind: str, rng: np.random.Generator) -> dict:

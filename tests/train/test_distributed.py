@@ -12,6 +12,8 @@ import pytest
 import torch
 
 from ganstudio.checkpoints import read_checkpoint
+from ganstudio.errors import BackendError
+from ganstudio.train import distributed
 from ganstudio.train.config import FinetuneConfig
 from ganstudio.train.uploads import save_training_set
 from support import REPO_ROOT
@@ -42,13 +44,13 @@ def test_two_gloo_processes_match_one_process(tmp_path):
     rng = np.random.default_rng(0)
     save_training_set({"A": rng.random((16, 32, 32, 3), dtype=np.float32), "B": rng.random((16, 32, 32, 3), dtype=np.float32)},
                       tmp_path / "data.npz")
-    common = ["--config", str(tmp_path / "config.json"), "--data", str(tmp_path / "data.npz")]
+    common = ["--config", str(tmp_path / "config.json"), "--data", str(tmp_path / "data.npz"), "--device", "cpu"]
 
     _run(["-m", "ganstudio.train.distributed", *common, "--workdir", str(tmp_path / "single")])
     two = _run(["-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_addr", "127.0.0.1",
                 "--master_port", str(_free_port()), "-m", "ganstudio.train.distributed", *common,
                 "--workdir", str(tmp_path / "double")])
-    assert "on 2 process(es)" in two.stdout
+    assert "on 2 process(es) (cpu, gloo)" in two.stdout
 
     single = read_checkpoint(tmp_path / "single" / "model" / "G.safetensors")
     double = read_checkpoint(tmp_path / "double" / "model" / "G.safetensors")
@@ -63,10 +65,36 @@ def test_two_gloo_processes_match_one_process(tmp_path):
     assert float(differences.max()) <= 2 * config.lr * config.steps
     difference = float(differences.mean())
     # training moved the weights far more than the two runs differ: the match is not between two initialisations
-    from ganstudio.train.loop import build_trainer
+    from ganstudio.train.trainers import build_trainer
     from ganstudio.train.uploads import load_training_set
 
     torch.manual_seed(config.seed)
     initial = build_trainer(config, load_training_set(tmp_path / "data.npz")).exported(calibrate=False)["G"]
     moved = float(torch.cat([(single[k] - initial[k]).abs().flatten() for k in floats]).mean())
     assert moved > 100 * max(difference, 1e-9)
+
+
+def test_under_torchrun_each_process_trains_on_the_gpu_of_its_local_rank_over_nccl(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 4)
+    monkeypatch.setenv("LOCAL_RANK", "3")
+    assert distributed.device_for("auto") == torch.device("cuda", 3)
+    assert distributed.backend_for(distributed.device_for("auto")) == "nccl"
+    assert distributed.device_for("cpu") == torch.device("cpu")
+
+
+def test_more_processes_than_gpus_are_refused_with_the_right_process_count(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    monkeypatch.setenv("LOCAL_RANK", "2")
+    with pytest.raises(BackendError, match="--nproc_per_node 2"):
+        distributed.device_for("auto")
+
+
+def test_without_a_gpu_processes_train_on_the_cpu_over_gloo(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setenv("LOCAL_RANK", "1")
+    assert distributed.device_for("auto") == torch.device("cpu")
+    assert distributed.backend_for(distributed.device_for("auto")) == "gloo"
+    with pytest.raises(BackendError, match="--device cpu"):
+        distributed.device_for("cuda")

@@ -117,6 +117,7 @@ def test_a_job_runs_in_a_worker_and_its_model_is_registered(manager, tmp_path):
     status = manager.wait(job.id, timeout=300)
     assert status.state == "done", status.message
     assert status.model == "my-digits" and status.step == 12 and status.sample.endswith("step_000012.png")
+    assert status.device == ("cuda:0" if torch.cuda.is_available() else "cpu")  # "auto": the GPU when there is one
     assert [row["step"] for row in manager.losses(job.id)] == list(range(1, 13))
     # the model is usable everywhere, also after a restart
     model = Registry(user_dir=manager.registry.user_dir).load("my-digits")
@@ -137,6 +138,18 @@ def test_a_failing_job_reports_why_and_leaves_the_registry_untouched(manager):
     status = manager.wait(job.id, timeout=300)
     assert status.state == "failed" and status.message
     assert manager.registry.names() == before
+
+
+def test_a_job_that_asks_for_a_missing_gpu_fails_with_what_to_do(manager):
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a GPU")
+    images = {"images": np.zeros((8, 32, 32, 1), np.float32)}
+    with pytest.raises(GanStudioError, match="auto, cuda, cpu"):
+        manager.submit(name="tpu-run", config=_tiny_config(2), data=images, device="tpu")
+    job = manager.submit(name="gpu-run", config=_tiny_config(2), data=images, device="cuda")
+    assert run_job(manager.root / job.id) == 1
+    status = manager.status(job.id)
+    assert status.state == "failed" and "--device cpu" in status.message
 
 
 def _wait_for_step(manager, job_id, step, timeout=240):

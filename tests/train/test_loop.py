@@ -7,13 +7,16 @@ import pytest
 import torch
 from PIL import Image
 
+from ganstudio.errors import BackendError
 from ganstudio.manifest import ModelEntry
 from ganstudio.models import get_architecture
 from ganstudio.registry import Registry
 from ganstudio.tasks import edit_attributes, edit_domain, generate, translate
+from ganstudio.train import loop
 from ganstudio.train.bundle import update_manifest
 from ganstudio.train.config import FinetuneConfigError
-from ganstudio.train.loop import CHECKPOINT_NAME, build_trainer, train
+from ganstudio.train.loop import CHECKPOINT_NAME, train
+from ganstudio.train.trainers import build_trainer
 from tests.train.conftest import tiny_case
 
 LABELS = {"cgan": tuple(str(d) for d in range(10)), "stargan": ("red", "thick", "slanted"),
@@ -150,3 +153,60 @@ def test_init_from_starts_from_an_exported_generator(tmp_path):
     from safetensors.torch import load_file
 
     _assert_same(trainer.nets["G_A"].state_dict(), load_file(first.files["G_A"]))
+
+
+# Every optional term, so that each code path makes its tensors at least once.
+EVERY_TERM = {"dcgan": {"diff_augment": True, "gp_weight": 1.0}, "cgan": {"gp_weight": 1.0, "r1_weight": 1.0},
+              "pix2pix": {"diff_augment": True, "r1_weight": 1.0}, "cyclegan": {"diff_augment": True, "r1_weight": 1.0,
+              "lambda_identity": 0.5, "ema_decay": 0.9}, "stargan": {"diff_augment": True, "ema_decay": 0.9},
+              "stargan_v2": {"diff_augment": True, "alternate_guidance": False}}
+
+
+def test_every_tensor_a_step_makes_lives_on_the_training_device(kind, tmp_path, monkeypatch):
+    """What keeps a GPU run from mixing devices, checked without a GPU.
+
+    The trainer trains on the CPU while torch's default device is "meta": a tensor made without naming its
+    device lands on "meta", and the first operation that meets the CPU tensors fails (more strictly than
+    CUDA, which lets CPU scalars through).
+    """
+    built = loop.build_trainer
+
+    def build_then_default_to_meta(*args, **kwargs):
+        trainer = built(*args, **kwargs)
+        torch.set_default_device("meta")
+        return trainer
+
+    monkeypatch.setattr(loop, "build_trainer", build_then_default_to_meta)
+    config, data = tiny_case(kind)
+    config = config.with_updates(steps=2, checkpoint_every=1, sample_every=1, **EVERY_TERM[kind])
+    try:
+        result = train(config, data, tmp_path, device="cpu")
+    finally:
+        torch.set_default_device(None)
+    assert result.step == 2 and all(path.is_file() for path in result.files.values())
+    assert (tmp_path / "samples" / "step_000002.png").is_file()
+
+
+def test_asking_for_a_gpu_on_a_machine_without_one_says_how_to_train_on_the_cpu(tmp_path):
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a GPU")
+    config, data = tiny_case("dcgan")
+    with pytest.raises(BackendError, match="--device cpu"):
+        train(config, data, tmp_path, device="cuda")
+    assert not (tmp_path / CHECKPOINT_NAME).exists()
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_a_gpu_run_matches_a_cpu_run_and_its_checkpoint_resumes_on_the_cpu(kind, tmp_path):
+    config, data = tiny_case(kind)
+    on_gpu = train(config.with_updates(steps=2), data, tmp_path / "gpu", device="cuda")
+    on_cpu = train(config.with_updates(steps=2), data, tmp_path / "cpu", device="cpu")
+    from safetensors.torch import load_file
+
+    for role, path in on_gpu.files.items():
+        gpu_state, cpu_state = load_file(path), load_file(on_cpu.files[role])
+        for key, value in cpu_state.items():
+            # the same noise and batches; only float rounding differs (Adam's first steps are about lr in size)
+            assert torch.allclose(gpu_state[key].float(), value.float(), atol=10 * config.lr + 1e-4), f"{role}.{key}"
+    resumed = train(config.with_updates(steps=3), data, tmp_path / "gpu", device="cpu")
+    assert resumed.resumed_from == 2 and resumed.step == 3
