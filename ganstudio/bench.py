@@ -2,12 +2,14 @@
 
     python -m ganstudio.bench                 # everything, on the best device
     python -m ganstudio.bench --quick         # fewer sizes and repeats
-    python -m ganstudio.bench --only latency  # or: stylize, startup
+    python -m ganstudio.bench --only latency  # or: stylize, startup, training
     python -m ganstudio.bench --device cuda   # the same tables on a GPU
 
 Every latency is the median of repeated runs after warm-up, measured in a fresh process per
 (model, size, backend), so each process's peak memory is that backend's alone. Weights are
 random (speed does not depend on them); widths are those of the official releases.
+The training table times the training step of each built-in model at its own config and batch
+size, on its own data, in a fresh process per model (checkpoints and samples excluded).
 The output is Markdown, ready for the README.
 """
 
@@ -153,6 +155,40 @@ def _measure(spec: dict) -> dict:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
+def run_training_worker(spec: dict) -> dict:
+    """Steps per second of one built-in model's training step on ``spec["device"]``."""
+    import torch
+
+    from ganstudio.train.bundle import MODELS
+    from ganstudio.train.distributed import device_for
+    from ganstudio.train.trainers import build_trainer
+
+    model = MODELS[spec["model"]]
+    device = device_for(spec["device"])
+    if device.type == "cuda":
+        torch.backends.cudnn.benchmark = True  # as train() sets it
+    torch.manual_seed(0)
+    trainer = build_trainer(model.config, model.data(0), device=device)
+    batches = torch.Generator().manual_seed(1)
+
+    def steps(first: int, count: int) -> None:
+        for step in range(first, first + count):
+            trainer.set_learning_rates(step)
+            trainer.train_step(trainer.to_device(trainer.get_batch(batches)), step)
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+
+    steps(0, spec["warmup"])
+    started = time.perf_counter()
+    steps(spec["warmup"], spec["steps"])
+    seconds = time.perf_counter() - started
+    result = {"steps_per_s": spec["steps"] / seconds, "batch": model.config.batch_size, "device": str(device),
+              "threads": torch.get_num_threads(), "peak_rss_mb": peak_memory_mb()}
+    if device.type == "cuda":
+        result["peak_cuda_mb"] = torch.cuda.max_memory_allocated(device) / 2**20
+    return result
+
+
 # -- parent side: tables ----------------------------------------------------------------
 
 def latency_table(device: str, quick: bool, repeats: int, only: set[str] | None = None) -> str:
@@ -188,6 +224,27 @@ def _latency_row(case: Case, size: int | None, batch: int, results: dict) -> str
     memory = ", ".join(f"{results[b]['peak_rss_mb']:.0f}" for b in BACKENDS)
     return (f"| {case.label} | {what} | {ms['eager']:.1f} | {ms['tuned']:.1f} | {ms['onnx']:.1f} | "
             f"{ms['eager'] / ms['onnx']:.2f}x | {ms['tuned'] / ms['onnx']:.2f}x | {throughput} | {memory} |")
+
+
+def training_table(device: str, steps: int, warmup: int = 5) -> str:
+    """The training step of every built-in model: steps/s and images/s on ``device``."""
+    from ganstudio.train.bundle import MODELS
+
+    rows = ["| model | kind | batch | steps/s | images/s | device | peak MB |", "|---|---|---:|---:|---:|---|---:|"]
+    for name, model in MODELS.items():
+        done = _run_python(["-m", "ganstudio.bench", "--train-worker", json.dumps(
+            {"model": name, "device": device, "steps": steps, "warmup": warmup})], timeout=1800)
+        if done.returncode != 0:
+            reason = done.stderr.strip().splitlines()[-1] if done.stderr.strip() else f"exit {done.returncode}"
+            rows.append(f"| {name} | {model.config.kind} | {model.config.batch_size} | failed: {reason} | | | |")
+        else:
+            result = json.loads(done.stdout.strip().splitlines()[-1])
+            place = result["device"] + (f" ({result['threads']} threads)" if result["device"] == "cpu" else "")
+            memory = result.get("peak_cuda_mb", result["peak_rss_mb"])
+            rows.append(f"| {name} | {model.config.kind} | {result['batch']} | {result['steps_per_s']:.2f} | "
+                        f"{result['steps_per_s'] * result['batch']:.0f} | {place} | {memory:.0f} |")
+        print(rows[-1], file=sys.stderr, flush=True)
+    return "\n".join(rows)
 
 
 def stylize_table(repeats: int) -> str:
@@ -307,11 +364,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
     parser.add_argument("--quick", action="store_true", help="one size per model, fewer repeats")
     parser.add_argument("--repeats", type=int, help="timed runs per measurement (default 5, quick 3)")
-    parser.add_argument("--only", action="append", choices=["latency", "stylize", "startup"], help="sections to run")
+    parser.add_argument("--only", action="append", choices=["latency", "stylize", "startup", "training"],
+                        help="sections to run (default: all)")
+    parser.add_argument("--train-steps", type=int, help="training: timed steps per model (default 20, quick 10)")
     parser.add_argument("--arch", action="append", help="latency: only these architecture ids")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--export", help=argparse.SUPPRESS)
+    parser.add_argument("--train-worker", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.train_worker:
+        print(json.dumps(run_training_worker(json.loads(args.train_worker))))
+        return 0
     if args.worker:
         print(json.dumps(run_worker(json.loads(args.worker))))
         return 0
@@ -321,7 +384,7 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps({"onnx": str(onnx_path), "inputs": str(inputs_path)}))
         return 0
     repeats = args.repeats or (3 if args.quick else 5)
-    sections = set(args.only or ["latency", "stylize", "startup"])
+    sections = set(args.only or ["latency", "stylize", "startup", "training"])
     device = args.device
     if device == "auto":
         from ganstudio.runtime import torch_device
@@ -337,6 +400,10 @@ def main(argv: list[str] | None = None) -> int:
     if "startup" in sections:
         print("Start-up\n")
         print(startup_table(repeats), "\n")
+    if "training" in sections:
+        train_steps = args.train_steps or (10 if args.quick else 20)
+        print(f"Training step of the built-in models ({train_steps} steps timed after 5 warm-up steps, one process per model)\n")
+        print(training_table(device, train_steps), "\n")
     return 0
 
 
