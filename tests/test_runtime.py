@@ -127,6 +127,12 @@ def test_channels_last_gives_the_same_numbers_as_contiguous():
     assert np.abs(plain - tuned).max() < 1e-5
 
 
+def test_the_cpu_keeps_the_default_layout_that_measured_faster_there():
+    network = runtime.TorchNetwork(torch.nn.Conv2d(3, 3, 3), "cpu")
+    assert not network.channels_last
+    assert network.module.weight.is_contiguous()  # not converted to channels-last
+
+
 def test_half_precision_on_the_cpu_is_refused_with_a_reason():
     with pytest.raises(BackendError, match="needs a GPU"):
         runtime.TorchNetwork(torch.nn.Conv2d(3, 3, 1), "cpu", precision="float16")
