@@ -11,6 +11,7 @@ import json
 import os
 import pickle
 import re
+import struct
 import tempfile
 import zipfile
 from collections.abc import Mapping
@@ -205,7 +206,26 @@ def write_safetensors(path: str | os.PathLike, state_dict: Mapping[str, torch.Te
     os.close(fd)
     try:
         save_file(tensors, tmp, metadata=metadata)
+        _sort_metadata_in_header(tmp)
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
             os.remove(tmp)
+
+
+def _sort_metadata_in_header(path: str | os.PathLike) -> None:
+    """Rewrite a safetensors header with its metadata keys in sorted order, in place.
+
+    safetensors writes the metadata from a hash map, whose order changes from process to process,
+    so the same weights would give files that differ as bytes. The header keeps its length (the
+    same JSON in another order, padded with spaces as safetensors pads it), so the data stays put.
+    """
+    with open(path, "r+b") as handle:
+        length = struct.unpack("<Q", handle.read(8))[0]
+        header = json.loads(handle.read(length))
+        header["__metadata__"] = dict(sorted(header.get("__metadata__", {}).items()))
+        ordered = {"__metadata__": header.pop("__metadata__"), **header}
+        text = json.dumps(ordered, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+        if len(text) <= length:
+            handle.seek(8)
+            handle.write(text + b" " * (length - len(text)))

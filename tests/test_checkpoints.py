@@ -99,3 +99,22 @@ def test_safetensors_round_trip_keeps_values_and_metadata_even_for_broadcast_vie
     assert torch.equal(loaded["w"], view) and torch.equal(loaded["b"], torch.arange(4.0))
     assert checkpoints.read_safetensors_metadata(path) == {"arch": "dcgan", "config": '{"nz": 100}'}
     assert not list(tmp_path.glob("*.tmp"))
+
+
+def test_the_same_weights_always_give_the_same_bytes(tmp_path):
+    """safetensors writes metadata in hash-map order; the header is rewritten with sorted keys, readable as before."""
+    import json
+    import struct
+
+    state = {"conv.weight": torch.arange(24.0).view(2, 3, 2, 2), "conv.bias": torch.zeros(2)}
+    path = tmp_path / "G.safetensors"
+    checkpoints.write_safetensors(path, state, arch="stargan", config={"c_dim": 3, "conv_dim": 32})
+    raw = path.read_bytes()
+    length = struct.unpack("<Q", raw[:8])[0]
+    metadata = json.loads(raw[8 : 8 + length])["__metadata__"]
+    assert list(metadata) == sorted(metadata) == ["arch", "config"]
+    again = tmp_path / "again.safetensors"
+    checkpoints.write_safetensors(again, dict(reversed(state.items())), arch="stargan", config={"conv_dim": 32, "c_dim": 3})
+    assert again.read_bytes() == raw
+    loaded = checkpoints.read_checkpoint(path)
+    assert torch.equal(loaded["conv.weight"], state["conv.weight"]) and torch.equal(loaded["conv.bias"], state["conv.bias"])
