@@ -334,9 +334,10 @@ def _resolve_package(address: str) -> Path:
 
 # -- detection -------------------------------------------------------------------
 
-# Official folder layouts, matched in order: (role -> file name patterns).
+# Folder layouts of the official repos and of this app's own exports, matched in order: (role -> file name patterns).
 FOLDER_LAYOUTS: tuple[tuple[str, dict[str, tuple[str, ...]]], ...] = (
-    ("cyclegan_resnet", {"G_A": ("latest_net_G_A.pth", "*_net_G_A.pth"), "G_B": ("latest_net_G_B.pth", "*_net_G_B.pth")}),
+    ("cyclegan_resnet", {"G_A": ("latest_net_G_A.pth", "*_net_G_A.pth", "G_A.safetensors"),
+                         "G_B": ("latest_net_G_B.pth", "*_net_G_B.pth", "G_B.safetensors")}),
     ("adain", {"vgg": ("vgg_normalised.pth", "vgg_normalized.pth"), "decoder": ("decoder.pth", "decoder_iter_*.pth.tar", "decoder*.pth")}),
     ("stargan_v2", {"G": ("*_nets_ema.ckpt",)}),
     ("", {"G": ("latest_net_G.pth", "*-G.ckpt", "netG_epoch_*.pth", "*.safetensors", "*.pth", "*.ckpt", "*.onnx")}),
