@@ -98,7 +98,9 @@ def build_parser() -> argparse.ArgumentParser:
     finetune.add_argument("--batch-size", type=int)
     finetune.add_argument("--lr", type=float)
     finetune.add_argument("--image-size", type=int)
-    finetune.add_argument("--freeze-d", type=int, default=0, help="freeze the first N discriminator layers (FreezeD)")
+    finetune.add_argument("--freeze-d", type=int, default=0,
+                          help="FreezeD: start from the base model's trained discriminator and freeze its first N layers "
+                               "(default 0: a fresh discriminator)")
     finetune.add_argument("--no-diff-augment", action="store_true", help="turn off differentiable augmentation")
     finetune.add_argument("--ema", type=float, help="EMA decay of the generator weights (0 = off)")
     finetune.add_argument("--seed", type=int, default=0)

@@ -28,6 +28,10 @@ class ModelEntry:
     A source is a path (relative to the manifest's folder, or absolute), a Hugging Face
     file ``hf://owner/repo/path/in/repo[@revision]``, or a file inside an installed
     package ``package://package_name/path/in/package``.
+
+    ``training_files`` holds networks that only training uses (the discriminators, by the trainer's
+    network name: "D", "D_A"/"D_B", "discriminator"); inference never loads them, and a fine-tune
+    starts from them.
     """
 
     name: str
@@ -41,6 +45,7 @@ class ModelEntry:
     source: str = ""
     description: str = ""
     metrics: dict = field(default_factory=dict)
+    training_files: dict[str, str] = field(default_factory=dict)  # discriminators by network name, for fine-tuning
     base_dir: str = field(default="", compare=False)
 
     def to_json(self) -> dict:

@@ -160,9 +160,11 @@ MODELS: dict[str, BuiltinModel] = {
 
 def train_builtin(model: BuiltinModel, *, seed: int, out: Path, workdir: Path, resume: bool = False,
                   steps: int | None = None, log_every: int = 50) -> ModelEntry:
-    """Train one built-in model, write its files under ``out/<name>/`` and return its manifest entry."""
-    import torch
+    """Train one built-in model, write its files under ``out/<name>/`` and return its manifest entry.
 
+    With ``resume``, a run whose checkpoint already reached its steps is only exported again (generators,
+    discriminators), keeping its ``training.json``.
+    """
     from ganstudio.train.loop import train
 
     config = model.config.with_updates(seed=seed, **({"steps": steps} if steps else {}))
@@ -179,10 +181,36 @@ def train_builtin(model: BuiltinModel, *, seed: int, out: Path, workdir: Path, r
             print(f"[{model.name}] step {step}/{total} {elapsed:.0f}s {parts}", flush=True)
 
     result = train(config, data, run_dir, on_progress=report, export_dir=out / model.name)
-    for path in result.files.values():
+    for path in [*result.files.values(), *result.discriminator_files.values()]:
         path.chmod(0o644)  # written through a private temp file (0600); these are shipped, readable files
     files = {role: str(path.relative_to(out)) for role, path in result.files.items()}
-    (out / model.name / "training.json").write_text(json.dumps({
+    training_files = {name: str(path.relative_to(out)) for name, path in result.discriminator_files.items()}
+    record = out / model.name / "training.json"
+    if result.resumed_from == result.step and record.is_file():
+        # a finished run re-exported from its checkpoint: the record of the training itself stands
+        print(f"[{model.name}] re-exported from the checkpoint at step {result.step}", flush=True)
+    else:
+        _write_training_record(record, model, config, result, seed)
+    print(f"[{model.name}] done: {result.step} steps in {result.wall_time_s:.0f}s -> {', '.join(files.values())}", flush=True)
+    return ModelEntry(
+        name=model.name,
+        arch=result.arch,
+        tasks=model.tasks,
+        format="safetensors",
+        files=files,
+        training_files=training_files,
+        config=result.model_config,
+        preprocessing=dict(model.preprocessing),
+        labels=model.labels,
+        source=f"trained by python -m ganstudio.train.bundle --only {model.name} (seed {seed})",
+        description=model.description,
+    )
+
+
+def _write_training_record(path: Path, model: BuiltinModel, config: FinetuneConfig, result, seed: int) -> None:
+    import torch
+
+    path.write_text(json.dumps({
         "command": f"python -m ganstudio.train.bundle --only {model.name} --seed {seed}",
         "config": config.to_json(),
         "steps": result.step,
@@ -192,19 +220,6 @@ def train_builtin(model: BuiltinModel, *, seed: int, out: Path, workdir: Path, r
         "python": platform.python_version(),
         "threads": torch.get_num_threads(),
     }, indent=2) + "\n", encoding="utf-8")
-    print(f"[{model.name}] done: {result.step} steps in {result.wall_time_s:.0f}s -> {', '.join(files.values())}", flush=True)
-    return ModelEntry(
-        name=model.name,
-        arch=result.arch,
-        tasks=model.tasks,
-        format="safetensors",
-        files=files,
-        config=result.model_config,
-        preprocessing=dict(model.preprocessing),
-        labels=model.labels,
-        source=f"trained by python -m ganstudio.train.bundle --only {model.name} (seed {seed})",
-        description=model.description,
-    )
 
 
 def update_manifest(path: Path, entry: ModelEntry) -> None:

@@ -309,17 +309,21 @@ class JobManager:
         if target.exists():
             shutil.rmtree(target)
         target.mkdir(parents=True)
-        files = {}
+        files, training_files = {}, {}
         for role, path in result["files"].items():
             shutil.copyfile(path, target / Path(path).name)
             files[role] = f"models/{name}/{Path(path).name}"
+        for network, path in result.get("discriminator_files", {}).items():
+            (target / "discriminators").mkdir(exist_ok=True)
+            shutil.copyfile(path, target / "discriminators" / Path(path).name)
+            training_files[network] = f"models/{name}/discriminators/{Path(path).name}"
         base = self.registry.get(request["base"]) if request.get("base") and request["base"] in self.registry.names() else None
         from ganstudio.models import get_architecture
 
         arch = get_architecture(result["arch"])
         entry = ModelEntry(
             name=name, arch=result["arch"], tasks=tuple(base.tasks if base else arch.TASKS), format="safetensors",
-            files=files, config=result["model_config"],
+            files=files, training_files=training_files, config=result["model_config"],
             preprocessing=dict(base.preprocessing) if base else {},
             labels=tuple(request.get("data", {}).get("classes") or (base.labels if base else ())),
             source=f"fine-tuned from {request.get('base') or 'scratch'} (job {job_id}, {result['step']} steps)",
@@ -442,6 +446,8 @@ def run_job(folder: str | os.PathLike) -> int:
             status.state, status.message = "cancelled", f"stopped at step {result.step}; resume to continue"
         else:
             _write_json(folder / "result.json", {"files": {role: str(path) for role, path in result.files.items()},
+                                                  "discriminator_files": {name: str(path) for name, path
+                                                                          in result.discriminator_files.items()},
                                                   "arch": result.arch, "model_config": result.model_config,
                                                   "step": result.step, "wall_time_s": result.wall_time_s})
             status.state, status.message = "trained", f"trained {result.step} steps in {_duration(result.wall_time_s)}"

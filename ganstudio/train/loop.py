@@ -39,6 +39,7 @@ from ganstudio.train.trainers import TrainData, Trainer, build_trainer
 
 CHECKPOINT_NAME = "checkpoint.pt"
 SAMPLE_COUNT = 8  # fixed inputs rendered every ``sample_every`` steps
+DISCRIMINATORS_FOLDER = "discriminators"
 
 ProgressCallback = Callable[[int, int, dict, "list[Image.Image] | None"], None]
 
@@ -49,6 +50,7 @@ class TrainResult:
 
     workdir: Path
     files: dict[str, Path]  # role -> safetensors file, as a manifest's "files"
+    discriminator_files: dict[str, Path]  # network -> safetensors file, as a manifest's "training_files"
     arch: str
     model_config: dict  # the architecture Config of the export, as a manifest's "config"
     step: int  # the step reached
@@ -81,7 +83,8 @@ def train(
         on_progress: called after every step as ``on_progress(step, total, losses, samples)``;
             ``samples`` is a list of images every ``sample_every`` steps, else None.
         should_stop: polled before every step; when it returns True the run checkpoints, exports and returns.
-        export_dir: where the safetensors go (default ``<workdir>/model``).
+        export_dir: where the generators' safetensors go (default ``<workdir>/model``); the
+            discriminators go to its ``discriminators/`` folder, for later fine-tunes.
         device: "auto" (this process's GPU when there is one, else the CPU), "cuda", "cpu" or a torch device.
             A checkpoint resumes on any device.
 
@@ -143,14 +146,17 @@ def train(
         if on_progress is not None:
             on_progress(step, config.steps, losses, samples)
 
-    files = {}
+    files, discriminator_files = {}, {}
     if context.is_main:
         if saved_step != step:
             save_checkpoint(checkpoint_path, trainer, step, batches)
         files = trainer.export(export_dir)
+        # in a subfolder, so that importing export_dir as a folder finds the generators alone
+        discriminator_files = trainer.export_discriminators(export_dir / DISCRIMINATORS_FOLDER)
     return TrainResult(
         workdir=workdir,
         files=files,
+        discriminator_files=discriminator_files,
         arch=config.arch_id,
         model_config=trainer.model_config(),
         step=step,

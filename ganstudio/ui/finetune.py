@@ -86,7 +86,8 @@ def build_tab(registry: Registry, backends: gr.State, *, jobs: JobManager,
                                        info="Default: the size the base model draws")
             with gr.Accordion("Tricks for small datasets", open=True):
                 freeze_d = gr.Slider(0, 4, value=0, step=1, label="Freeze the first discriminator layers (FreezeD)",
-                                     info="Few-shot fine-tuning: keep the first N layers of D as they are (0 = off)")
+                                     info="Start from the base model's trained D and keep its first N layers "
+                                          "as they are (0 = off: a fresh D, which did better on small digit sets)")
                 with gr.Row(equal_height=True):
                     diff_augment = gr.Checkbox(True, label="DiffAugment",
                                                info="Colour, shift and cutout before D: fewer images needed")

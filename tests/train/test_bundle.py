@@ -34,6 +34,23 @@ def test_builtin_config_builds_and_its_export_reads_back(name):
         assert len(model.labels) == {"cgan": 10, "stargan": 3, "stargan_v2": 3}[model.config.kind]
 
 
+@pytest.mark.parametrize("name", list(bundle.MODELS))
+def test_a_finetune_of_a_builtin_starts_from_its_shipped_discriminators(name, tmp_path):
+    from safetensors.torch import load_file
+
+    from ganstudio.registry import Registry
+    from ganstudio.train.finetune import plan_finetune
+
+    plan = plan_finetune(Registry(user_dir=tmp_path / "user"), base=name, steps=10, freeze_d_layers=2)
+    trainer = build_trainer(plan.config, fake_data(plan.kind, np.random.default_rng(0)))
+    discriminators = [net for net in trainer.nets if net not in trainer.exported_nets]
+    assert discriminators and set(discriminators) <= set(plan.config.init_from)
+    for net in discriminators:  # the shipped weights, loaded strictly into the recipe's discriminator
+        shipped = load_file(plan.config.init_from[net])
+        live = trainer.nets[net].state_dict()
+        assert shipped.keys() == live.keys() and all((shipped[k] == live[k]).all() for k in shipped)
+
+
 def test_builtin_weights_stay_small():
     import torch
 

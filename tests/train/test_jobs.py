@@ -122,6 +122,11 @@ def test_a_job_runs_in_a_worker_and_its_model_is_registered(manager, tmp_path):
     # the model is usable everywhere, also after a restart
     model = Registry(user_dir=manager.registry.user_dir).load("my-digits")
     assert generate(model, seed=1).images[0].size == (32, 32)
+    # its discriminator is kept, so that fine-tuning it again starts from a trained one
+    assert set(plan_finetune(manager.registry, base="my-digits", steps=4).config.init_from) == {"G"}  # a fresh D
+    again = plan_finetune(manager.registry, base="my-digits", steps=4, freeze_d_layers=1)  # FreezeD: its own D
+    assert set(again.config.init_from) == {"G", "D"} and os.path.isfile(again.config.init_from["D"])
+    assert again.config.disc == {"ndf": 4}  # its own width, not the built-in recipe's
 
 
 def test_a_bundled_name_is_refused_and_nothing_is_queued(manager):

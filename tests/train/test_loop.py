@@ -45,8 +45,23 @@ def test_every_kind_trains_and_its_export_runs_through_the_registry_and_tasks(ki
     assert reports[0][3] is None and all(isinstance(im, Image.Image) for im in reports[1][3])
     assert (tmp_path / "run" / "samples" / "step_000002.png").is_file()
     assert (tmp_path / "run" / CHECKPOINT_NAME).is_file() and (tmp_path / "run" / "config.json").is_file()
+    # the discriminators are kept for later fine-tunes, out of the generators' folder
+    assert set(result.discriminator_files) == {"dcgan": {"D"}, "cgan": {"D"}, "pix2pix": {"D"}, "cyclegan": {"D_A", "D_B"},
+                                               "stargan": {"D"}, "stargan_v2": {"discriminator"}}[kind]
+    assert all(path.parent == tmp_path / "weights" / "m" / "discriminators" and path.is_file()
+               for path in result.discriminator_files.values())
 
-    model = register(result, tmp_path / "weights", "tiny").load("tiny", backend="torch", device="cpu")
+    registry = register(result, tmp_path / "weights", "tiny")
+    model = registry.load("tiny", backend="torch", device="cpu")
+    # the export folder also imports as it is (README: torchrun, then `import big-run/model`), every network included
+    imported = registry.import_model(tmp_path / "weights" / "m", name="imported")
+    assert len(imported.files) == len(result.files)
+    imported_model = registry.load("imported", backend="torch", device="cpu")
+    for net, module in model.networks.items():
+        twin = imported_model.networks[net] if net in imported_model.networks else None
+        assert twin is not None, f"{net} missing after import: {sorted(imported_model.networks)}"
+        assert all(torch.equal(a, b) for a, b in zip(module.module.state_dict().values(),
+                                                      twin.module.state_dict().values(), strict=True))
     digit = Image.fromarray((np.random.default_rng(0).random((32, 32, 3)) * 255).astype(np.uint8))
     if kind in ("dcgan", "cgan"):
         images = generate(model, seed=1, num_images=2, label="3" if kind == "cgan" else None).images

@@ -299,6 +299,22 @@ class Trainer:
             files[role] = path
         return files
 
+    def export_discriminators(self, folder: str | os.PathLike) -> dict[str, Path]:
+        """Write every trained network that is not exported (the discriminators) as ``<name>.safetensors``.
+
+        The app never runs them; a later fine-tune starts from them (``init_from``), so that FreezeD
+        freezes trained layers instead of random ones.
+        """
+        folder = Path(folder)
+        files = {}
+        for name, net in self.nets.items():
+            if name not in self.exported_nets:
+                path = folder / f"{name}.safetensors"
+                write_safetensors(path, net.state_dict(), arch=self.arch.ARCH,
+                                  config={"network": name, "disc": self.config.disc})
+                files[name] = path
+        return files
+
     def _check_export_round_trip(self) -> None:
         # Fail now, not after hours of training, when the registry would read another config back.
         for role, state in self.exported(calibrate=False).items():
