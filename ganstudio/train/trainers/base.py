@@ -203,6 +203,15 @@ class Trainer:
         )
         self.base_lrs[name] = lr
 
+    def set_generator_and_discriminator(self, generator: nn.Module, discriminator: nn.Module) -> None:
+        """One G and one D ("G", "D"), an Adam optimiser each, FreezeD on D, and an EMA copy of G when asked."""
+        freeze_first_layers(discriminator, self.config.freeze_d_layers)
+        self.nets = {"G": generator, "D": discriminator}
+        self.add_optimizer("G", [generator], self.config.lr)
+        self.add_optimizer("D", [discriminator], self.lr_d)
+        if self.config.ema_decay:
+            self.add_ema("G")
+
     def add_ema(self, *names: str) -> None:
         for name in names:
             self.ema[name] = copy.deepcopy(self.nets[name]).eval().requires_grad_(False)

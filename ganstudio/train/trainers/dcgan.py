@@ -23,7 +23,6 @@ from ganstudio.train.trainers.base import (
     Trainer,
     check_images,
     config_from,
-    freeze_first_layers,
     images_to_tensor,
     recalibrate_batchnorm,
     tensor_to_image,
@@ -49,12 +48,7 @@ class DCGANTrainer(Trainer):
         generator.apply(dcgan.weights_init)
         discriminator.apply(dcgan.weights_init)
         self.init_discriminator_head(discriminator)  # on the CPU still: the same weights on every device
-        freeze_first_layers(discriminator, cfg.freeze_d_layers)
-        self.nets = {"G": generator, "D": discriminator}
-        self.add_optimizer("G", [generator], cfg.lr)
-        self.add_optimizer("D", [discriminator], self.lr_d)
-        if cfg.ema_decay:
-            self.add_ema("G")
+        self.set_generator_and_discriminator(generator, discriminator)
 
     def init_discriminator_head(self, discriminator: nn.Module) -> None:
         """DCGAN's discriminator is all convolutions: weights_init covers it."""

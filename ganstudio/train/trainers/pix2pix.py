@@ -52,12 +52,7 @@ class Pix2PixTrainer(Trainer):
         discriminator = patchgan.build(d_config)
         normal_init(generator)
         normal_init(discriminator)
-        freeze_first_layers(discriminator, cfg.freeze_d_layers)
-        self.nets = {"G": generator, "D": discriminator}
-        self.add_optimizer("G", [generator], cfg.lr)
-        self.add_optimizer("D", [discriminator], self.lr_d)
-        if cfg.ema_decay:
-            self.add_ema("G")
+        self.set_generator_and_discriminator(generator, discriminator)
 
     def prepare_data(self, data: TrainData) -> None:
         self.inputs, self.targets = images_to_tensor(data["A"]), images_to_tensor(data["B"])

@@ -53,12 +53,7 @@ class StarGANTrainer(Trainer):
             image_size=cfg.image_size, conv_dim=int(cfg.disc.get("conv_dim", 64)), c_dim=self.g_config.c_dim,
             repeat_num=repeat,
         )
-        freeze_first_layers(discriminator, cfg.freeze_d_layers)
-        self.nets = {"G": generator, "D": discriminator}
-        self.add_optimizer("G", [generator], cfg.lr)
-        self.add_optimizer("D", [discriminator], self.lr_d)
-        if cfg.ema_decay:
-            self.add_ema("G")
+        self.set_generator_and_discriminator(generator, discriminator)
 
     def prepare_data(self, data: TrainData) -> None:
         self.images = images_to_tensor(data["images"])
