@@ -185,3 +185,14 @@ def test_a_job_stopped_by_an_app_restart_is_listed_and_resumes_with_a_click(tmp_
         assert "after-restart" in registry.names("generate")
     finally:
         app.close()
+
+
+def test_a_running_job_says_whether_it_trains_on_the_gpu_or_the_cpu():
+    from ganstudio.train.jobs import JobStatus
+    from ganstudio.ui.finetune import describe_job
+
+    status = JobStatus(id="20261123-180000-abcd", name="sevens", kind="dcgan", state="running", step=3, total=10,
+                       device="cuda:0")
+    assert "(30%) · on the GPU" in describe_job(None, status, [status])
+    status.device = "cpu"
+    assert "(30%) · on the CPU" in describe_job(None, status, [status])
