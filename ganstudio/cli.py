@@ -85,6 +85,9 @@ def build_parser() -> argparse.ArgumentParser:
     import_command.add_argument("--name", help="registry name (default: from the file name)")
     import_command.add_argument("--overwrite", action="store_true", help="replace a user model of the same name")
 
+    remove = add_command("remove", "delete an imported or fine-tuned model (built-in models stay)", image_task=False)
+    remove.add_argument("name")
+
     finetune = add_command("finetune", "train a model on your own pictures (in this terminal; the app runs it in the background)",
                            image_task=False)
     finetune.add_argument("--base", help="model to start from (registry name); omit with --kind to train from scratch")
@@ -303,6 +306,11 @@ def run_import(args: argparse.Namespace) -> dict:
             "config": entry.config, "message": f"imported '{entry.name}' ({entry.arch}, {', '.join(entry.tasks)})"}
 
 
+def run_remove(args: argparse.Namespace) -> dict:
+    _registry().remove(args.name)
+    return {"name": args.name, "message": f"removed '{args.name}' and its files"}
+
+
 def run_export(args: argparse.Namespace) -> dict:
     from ganstudio.export import export_onnx
 
@@ -364,6 +372,7 @@ COMMANDS = {
     "stylize": run_stylize,
     "models": run_models,
     "import": run_import,
+    "remove": run_remove,
     "export": run_export,
     "finetune": run_finetune,
     "jobs": run_jobs,

@@ -139,3 +139,13 @@ def test_finetune_trains_on_the_asked_device_and_registers_the_model(capsys, tmp
     assert listed["jobs"][0]["device"] == "cpu" and listed["jobs"][0]["step"] == 2
     code, generated = _run_json(capsys, ["generate", "--model", "my-sevens", "--seed", "3", "--output", str(tmp_path / "g.png")])
     assert code == 0 and Image.open(tmp_path / "g.png").size == (32, 32)
+
+
+def test_remove_deletes_a_user_model_and_refuses_a_built_in_one(capsys, tmp_path):
+    checkpoint = save_tiny_checkpoint("dcgan", tmp_path / "netG_epoch_0.pth", nz=8, ngf=4, n_layers=4)
+    assert _run_json(capsys, ["import", str(checkpoint), "--name", "temp-digits"])[0] == 0
+    code, result = _run_json(capsys, ["remove", "temp-digits"])
+    assert code == 0 and "removed 'temp-digits'" in result["message"]
+    assert "temp-digits" not in {row["name"] for row in _run_json(capsys, ["models"])[1]["models"]}
+    code, result = _run_json(capsys, ["remove", "digits-dcgan"])
+    assert code == 2 and "only imported or fine-tuned" in result["error"]

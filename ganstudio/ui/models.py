@@ -35,6 +35,7 @@ def build_tab(registry: Registry, backends: gr.State, *, tab: gr.Tab) -> dict[st
                                info="ONNX Runtime for a PyTorch model exports it once (slow the first time)")
             apply = gr.Button("Use this runtime", variant="primary")
             runtime_info = common.run_info("Runtime")
+            remove = gr.Button("Remove this model (imported or fine-tuned only)", variant="stop", size="sm")
         with gr.Column():
             gr.Markdown("### Import a checkpoint")
             files = gr.File(label="Checkpoint file(s): a CycleGAN pair is latest_net_G_A.pth + latest_net_G_B.pth",
@@ -74,6 +75,18 @@ def build_tab(registry: Registry, backends: gr.State, *, tab: gr.Tab) -> dict[st
         runtime = common.BACKEND_NAMES[model.backend]
         message = f"**{entry.name}** runs with {runtime} on **{model.device.upper()}** in this session."
         return chosen, message, model_rows(registry, chosen)
+
+    @common.user_errors
+    def remove_model(model_name: str, backends: dict):
+        """Delete an imported or fine-tuned model and its files; built-in models cannot be removed.
+
+        Args:
+            model_name: a user model (see /list_models).
+        """
+        entry = common.entry_for(registry, model_name, None)
+        registry.remove(entry.name)
+        chosen = {name: choice for name, choice in (backends or {}).items() if name != entry.name}
+        return chosen, f"Removed **{entry.name}** and its files.", model_rows(registry, chosen)
 
     @common.user_errors
     def import_checkpoint(files: list[str] | None, address: str, name: str, overwrite: bool, backends: dict,
@@ -119,6 +132,8 @@ def build_tab(registry: Registry, backends: gr.State, *, tab: gr.Tab) -> dict[st
           queue=False)
     apply.click(set_backend, [runtime_model, backend, backends], [backends, runtime_info, table], api_name="set_backend",
                 concurrency_id=common.MODEL_QUEUE)
+    remove.click(remove_model, [runtime_model, backends], [backends, runtime_info, table], api_name="remove_model",
+                 concurrency_id=common.MODEL_QUEUE)
     imported = run_import.click(import_checkpoint, [files, address, new_name, overwrite, backends], [import_info, table],
                      api_name="import_model", concurrency_id=common.MODEL_QUEUE)
     run_export.click(export_model, export_picker, [exported, export_info], api_name="export_onnx",

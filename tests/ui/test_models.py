@@ -75,3 +75,14 @@ def test_export_gives_a_zip_with_every_network_and_its_description(client):
         assert {"generator.onnx", "mapping_network.onnx", "style_encoder.onnx", "model.json"} <= set(bundle.namelist())
     assert "3 network(s)" in message
     assert "already an ONNX model" in app_error(client, model_name="magenta-arbitrary", api_name="/export_onnx")
+
+
+def test_a_user_model_can_be_removed_and_a_built_in_one_cannot(client, tmp_path):
+    single = save_tiny_checkpoint("dcgan", tmp_path / "netG_epoch_1.pth", nz=8, ngf=4, n_layers=4, seed=5)
+    client.predict([handle_file(str(single))], "", "short-lived", False, api_name="/import_model")
+    message, table = client.predict("short-lived", api_name="/remove_model")
+    assert "Removed **short-lived**" in message and "short-lived" not in _rows(table)
+    gone = app_error(client, model_name="short-lived", api_name="/remove_model")
+    assert "is not in the registry" in gone
+    kept = app_error(client, model_name="digits-dcgan", api_name="/remove_model")
+    assert "only imported or fine-tuned models can be removed" in kept
