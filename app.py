@@ -14,5 +14,7 @@ parser.add_argument("--share", action="store_true", help="also serve through a t
 parser.add_argument("--concurrency", type=int, default=DEFAULT_CONCURRENCY, help="networks running at once (all users)")
 args = parser.parse_args()
 
-app = build_app(Registry()).queue(default_concurrency_limit=args.concurrency, max_size=QUEUE_SIZE)
+# A public Space lets anyone import and fine-tune: keep at most 20 user models there unless told otherwise.
+max_user_models = int(os.environ.get("GANSTUDIO_MAX_USER_MODELS", "20" if in_space else "0"))
+app = build_app(Registry(max_user_models=max_user_models)).queue(default_concurrency_limit=args.concurrency, max_size=QUEUE_SIZE)
 app.launch(server_name=args.host, server_port=args.port, share=args.share, max_file_size="50mb", **launch_options())

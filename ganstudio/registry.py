@@ -39,6 +39,8 @@ logger = logging.getLogger(__name__)
 PACKAGE_ROOT = Path(__file__).resolve().parent
 DEFAULT_WEIGHTS_DIR = Path(os.environ.get("GANSTUDIO_WEIGHTS", PACKAGE_ROOT.parent / "weights"))
 DEFAULT_MAX_LOADED = int(os.environ.get("GANSTUDIO_MAX_LOADED_MODELS", "4"))
+# How many imported and fine-tuned models a studio keeps (0: no limit); a public Space sets one.
+DEFAULT_MAX_USER_MODELS = int(os.environ.get("GANSTUDIO_MAX_USER_MODELS", "0"))
 
 DEFAULT_PREPROCESSING = {
     "input_range": [-1.0, 1.0],
@@ -96,10 +98,11 @@ class Registry:
     """Bundled and user models, resolved by name, path or address, loaded on demand."""
 
     def __init__(self, weights_dir: str | os.PathLike | None = None, user_dir: str | os.PathLike | None = None,
-                 *, max_loaded: int = DEFAULT_MAX_LOADED):
+                 *, max_loaded: int = DEFAULT_MAX_LOADED, max_user_models: int = DEFAULT_MAX_USER_MODELS):
         self.weights_dir = Path(weights_dir) if weights_dir else DEFAULT_WEIGHTS_DIR
         self.user_dir = Path(user_dir) if user_dir else default_user_dir()
         self.max_loaded = max(1, max_loaded)
+        self.max_user_models = max(0, max_user_models)
         self._loaded: OrderedDict[tuple, LoadedModel] = OrderedDict()
         self._lock = threading.RLock()
 
@@ -226,6 +229,7 @@ class Registry:
                 f"a model called '{model_name}' already exists. Choose another name with --name"
                 + ("" if model_name in bundled else ", or replace it with --overwrite") + "."
             )
+        self.check_room_for(model_name)
         folder = self.user_dir / "models" / model_name
         if detected.format == "onnx":
             entry = _copy_onnx(detected, folder, model_name)
@@ -235,6 +239,19 @@ class Registry:
         write_manifest(self.user_manifest_path, [*user_entries, entry.with_updates(base_dir="")])
         self._forget(model_name)
         return self.get(model_name)
+
+    def check_room_for(self, name: str) -> None:
+        """Refuse a new user model when the studio already keeps ``max_user_models`` (replacing one is fine).
+
+        Raises:
+            GanStudioError: the limit is reached; the message says how to make room.
+        """
+        user_names = {entry.name for entry in read_manifest(self.user_manifest_path)}
+        if self.max_user_models and name not in user_names and len(user_names) >= self.max_user_models:
+            raise GanStudioError(
+                f"this studio keeps at most {self.max_user_models} models of your own. Remove one in the Models tab "
+                "(or with `python -m ganstudio remove NAME`), or replace one by reusing its name."
+            )
 
     def register(self, entry: ModelEntry) -> ModelEntry:
         """Add or replace an entry in the user manifest (files relative to the user folder)."""

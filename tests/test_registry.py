@@ -135,3 +135,15 @@ def test_hub_model_can_be_imported_and_then_needs_no_cache(registry, offline_hub
     registry.import_model("hf://studio/digits/gens/netG_epoch_9.pth", name="hub-digits")
     shutil.rmtree(offline_hub_cache)
     assert Registry(user_dir=registry.user_dir).load("hub-digits").arch == "dcgan"
+
+
+def test_a_studio_with_a_model_limit_says_how_to_make_room(tmp_path, tiny_dcgan):
+    registry = Registry(user_dir=tmp_path / "user", max_user_models=1)
+    registry.import_model(tiny_dcgan, name="first")
+    with pytest.raises(GanStudioError, match="at most 1 models of your own. Remove one"):
+        registry.import_model(tiny_dcgan, name="second")
+    assert "second" not in registry.names() and not (tmp_path / "user" / "models" / "second").exists()
+    registry.import_model(tiny_dcgan, name="first", overwrite=True)  # replacing is not adding
+    registry.remove("first")
+    registry.import_model(tiny_dcgan, name="second")
+    assert "second" in registry.names()

@@ -133,6 +133,7 @@ class JobManager:
         if device not in ("auto", "cuda", "cpu"):
             raise GanStudioError(f"device {device!r} is not one of auto, cuda, cpu.")
         self._check_name(name, overwrite=overwrite)
+        self.registry.check_room_for(name)  # now, not after the training
         active = [job for job in self.jobs() if job.name == name and job.state in ("queued", "running", "trained")]
         if active:
             raise GanStudioError(f"job {active[0].id} will already register '{name}'; choose another name or cancel it.")

@@ -251,3 +251,12 @@ def test_replacing_a_model_drops_its_cached_weights(tmp_path):
     registry.import_model(save_tiny_checkpoint("dcgan", tmp_path / "b.pth", seed=2, **TINY), name="mine", overwrite=True)
     second = generate(registry.load("mine"), seed=0).images[0]
     assert not np.array_equal(np.asarray(first), np.asarray(second))
+
+
+def test_a_job_is_refused_before_training_when_the_studio_keeps_no_more_models(tmp_path):
+    registry = Registry(user_dir=tmp_path / "user", max_user_models=1)
+    registry.import_model(save_tiny_checkpoint("dcgan", tmp_path / "netG_epoch_0.pth", nz=8, ngf=4, n_layers=4), name="kept")
+    jobs = JobManager(registry)
+    with pytest.raises(GanStudioError, match="at most 1 models of your own"):
+        jobs.submit(name="another", config=_tiny_config(2), data={"images": np.zeros((8, 32, 32, 1), np.float32)})
+    assert jobs.jobs() == []
