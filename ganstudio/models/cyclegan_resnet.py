@@ -35,7 +35,7 @@ from torch import nn
 
 from ganstudio.checkpoints import add_missing_batch_counts, drop_unowned_norm_statistics, strip_prefixes
 from ganstudio.errors import CheckpointError
-from ganstudio.models.layers import Norm, convs_have_bias, get_norm_layer
+from ganstudio.models.layers import Norm, convs_have_bias, get_norm_layer, infer_norm
 
 ARCH = "cyclegan_resnet"
 TASKS = ("translate",)
@@ -230,13 +230,7 @@ def infer_config(state_dict: Mapping[str, torch.Tensor]) -> Config:
             )
         padding_type, use_dropout = layouts[next(iter(positions))]
 
-    # model.2 is the first norm: BatchNorm has a weight there; InstanceNorm has no keys but makes convs use a bias.
-    if "model.2.weight" in state_dict:
-        norm = "batch"
-    elif "model.1.bias" in state_dict:
-        norm = "instance"
-    else:
-        norm = "none"
+    norm = infer_norm(state_dict, norm_key="model.2", conv_key="model.1")  # the first conv and its norm
 
     last_index = _FIRST_BLOCK_INDEX + n_blocks + 3 * N_DOWNSAMPLING + 1
     last = _weight(state_dict, f"model.{last_index}.weight", f"the final 7x7 conv after {n_blocks} ResNet blocks")

@@ -1,4 +1,4 @@
-"""Pieces that several architectures share exactly: junyanz's norm-layer factory and bias rule.
+"""Pieces that several architectures share exactly: junyanz's norm-layer factory and bias rule, and their inverse.
 
 The CycleGAN ResNet generator, the pix2pix U-Net and the PatchGAN discriminator all come from
 ``models/networks.py`` of junyanz/pytorch-CycleGAN-and-pix2pix and build their norms and conv
@@ -8,6 +8,7 @@ biases the same way; the state-dict layout depends on both.
 from __future__ import annotations
 
 import functools
+from collections.abc import Mapping
 from typing import Literal
 
 from torch import nn
@@ -29,3 +30,16 @@ def get_norm_layer(norm: Norm):
 def convs_have_bias(norm_layer) -> bool:
     """Official rule: convs followed by InstanceNorm (no affine parameters) get a bias, otherwise none."""
     return getattr(norm_layer, "func", norm_layer) is nn.InstanceNorm2d
+
+
+def infer_norm(state_dict: Mapping[str, object], *, norm_key: str, conv_key: str) -> Norm:
+    """The norm a state dict was built with, read back through the two rules above.
+
+    ``conv_key`` is a conv followed by a norm layer at ``norm_key``: BatchNorm stores a weight there;
+    InstanceNorm stores nothing but gives the conv a bias; with no norm, neither is present.
+    """
+    if f"{norm_key}.weight" in state_dict:
+        return "batch"
+    if f"{conv_key}.bias" in state_dict:
+        return "instance"
+    return "none"

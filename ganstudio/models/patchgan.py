@@ -30,7 +30,7 @@ from torch import nn
 
 from ganstudio.checkpoints import add_missing_batch_counts, drop_unowned_norm_statistics, strip_prefixes
 from ganstudio.errors import CheckpointError
-from ganstudio.models.layers import Norm, convs_have_bias, get_norm_layer
+from ganstudio.models.layers import Norm, convs_have_bias, get_norm_layer, infer_norm
 
 ARCH = "patchgan"
 TASKS = ()  # training only
@@ -177,12 +177,7 @@ def infer_config(state_dict: Mapping[str, torch.Tensor]) -> Config:
         )
     first = state_dict[f"{root}.0.weight"]
     # The first middle conv at index 2 is followed by the first norm at index 3.
-    if f"{root}.3.weight" in state_dict:
-        norm = "batch"
-    elif f"{root}.2.bias" in state_dict:
-        norm = "instance"
-    else:
-        norm = "none"
+    norm = infer_norm(state_dict, norm_key=f"{root}.3", conv_key=f"{root}.2")
     return Config(
         input_nc=int(first.shape[1]),
         ndf=int(first.shape[0]),

@@ -32,7 +32,7 @@ from torch import nn
 
 from ganstudio.checkpoints import add_missing_batch_counts, drop_unowned_norm_statistics, strip_prefixes
 from ganstudio.errors import CheckpointError
-from ganstudio.models.layers import Norm, convs_have_bias, get_norm_layer
+from ganstudio.models.layers import Norm, convs_have_bias, get_norm_layer, infer_norm
 
 ARCH = "pix2pix_unet"
 TASKS = ("translate",)
@@ -238,13 +238,8 @@ def infer_config(state_dict: Mapping[str, torch.Tensor]) -> Config:
             "(model.model.1.model.1, ...3.model.1, ...), expected at least 5 (unet_256 has 8)."
         )
 
-    # The second level's down-conv is followed by a norm: BatchNorm keys there, or a bias for InstanceNorm.
-    if "model.model.1.model.2.weight" in state_dict:
-        norm = "batch"
-    elif "model.model.1.model.1.bias" in state_dict:
-        norm = "instance"
-    else:
-        norm = "none"
+    # The second level's down-conv is the first one followed by a norm.
+    norm = infer_norm(state_dict, norm_key="model.model.1.model.2", conv_key="model.model.1.model.1")
     return Config(input_nc=int(input_nc), output_nc=int(output_nc), num_downs=num_downs, ngf=int(ngf), norm=norm)
 
 
