@@ -69,14 +69,12 @@ def _build(case: Case, size: int | None, batch: int):
     import torch
 
     from ganstudio.models import get_architecture
+    from ganstudio.registry import build_networks
 
     arch = get_architecture(case.arch)
     config = dataclasses.replace(arch.Config(), **case.config)
     torch.manual_seed(0)
-    model = arch.build(config).eval()
-    if hasattr(arch, "prepare_for_inference"):
-        arch.prepare_for_inference(model)
-    module = arch.networks(model)[case.network] if arch.CONTAINER else model
+    module = build_networks(arch, config, role=case.network)[case.network]
     inputs = arch.example_inputs(config, case.network, batch=batch, size=size)
     return module, inputs
 

@@ -10,15 +10,20 @@ from __future__ import annotations
 import json
 import os
 import pickle
-import re
 import struct
-import tempfile
 import zipfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ganstudio.errors import CheckpointError, UnsafeCheckpointError
+from ganstudio.files import atomic_path
+from ganstudio.models.keys import (  # noqa: F401 - the key repairs live with the architectures that need them
+    NORM_STATISTICS,
+    add_missing_batch_counts,
+    drop_unowned_norm_statistics,
+    strip_prefixes,
+)
 
 if TYPE_CHECKING:
     import torch
@@ -121,53 +126,6 @@ def flatten_state_dict(obj: Mapping[str, object], prefix: str = "") -> dict[str,
     return flat
 
 
-def strip_prefixes(state_dict: Mapping[str, torch.Tensor], prefixes: tuple[str, ...] = ("module.", "_orig_mod.")):
-    """Remove DataParallel/DDP (``module.``) and ``torch.compile`` (``_orig_mod.``) prefixes wherever they appear."""
-    pattern = re.compile(r"(^|\.)(" + "|".join(re.escape(p) for p in prefixes) + ")")
-    result = {}
-    for key, value in state_dict.items():
-        new_key = key
-        while True:
-            stripped = pattern.sub(r"\1", new_key)
-            if stripped == new_key:
-                break
-            new_key = stripped
-        result[new_key] = value
-    return result
-
-
-NORM_STATISTICS = ("running_mean", "running_var", "num_batches_tracked")
-
-
-def drop_unowned_norm_statistics(state_dict: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    """Drop norm statistics of layers that have no weight.
-
-    Those belong to an InstanceNorm (affine=False) saved by PyTorch < 0.4, which kept running
-    statistics that today's InstanceNorm neither has nor uses; junyanz's
-    ``__patch_instance_norm_state_dict`` pops them. A BatchNorm always has its weight, so its
-    statistics stay.
-    """
-    layers_with_weight = {key.rsplit(".", 1)[0] for key in state_dict if key.endswith(".weight")}
-    return {
-        key: value for key, value in state_dict.items()
-        if key.rpartition(".")[2] not in NORM_STATISTICS or key.rpartition(".")[0] in layers_with_weight
-    }
-
-
-def add_missing_batch_counts(state_dict: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    """Give every BatchNorm a ``num_batches_tracked`` (0), as torch's own loader does for files from PyTorch < 0.4.
-
-    Without it the strict key check would refuse those files; the count only matters with momentum=None.
-    """
-    import torch
-
-    result = dict(state_dict)
-    for key in state_dict:
-        if key.endswith(".running_mean"):
-            result.setdefault(key[: -len("running_mean")] + "num_batches_tracked", torch.tensor(0, dtype=torch.long))
-    return result
-
-
 def load_state_dict_strictly(module: nn.Module, state_dict: Mapping[str, torch.Tensor], *, arch: str) -> None:
     """``module.load_state_dict(strict=True)`` with an error that names what was expected.
 
@@ -197,20 +155,12 @@ def write_safetensors(path: str | os.PathLike, state_dict: Mapping[str, torch.Te
     """Write a state dict as safetensors, atomically, with ``{"arch", "config"}`` metadata."""
     from safetensors.torch import save_file
 
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     # safetensors refuses shared or strided storage (e.g. broadcast views in old files): own each tensor.
     tensors = {k: v.detach().to("cpu").contiguous().clone() for k, v in state_dict.items()}
     metadata = {"arch": arch, "config": json.dumps(config, sort_keys=True)}
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        save_file(tensors, tmp, metadata=metadata)
+    with atomic_path(path) as tmp:
+        save_file(tensors, str(tmp), metadata=metadata)
         _sort_metadata_in_header(tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
 
 
 def _sort_metadata_in_header(path: str | os.PathLike) -> None:

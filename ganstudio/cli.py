@@ -16,6 +16,7 @@ from pathlib import Path
 
 from ganstudio import images
 from ganstudio.errors import GanStudioError
+from ganstudio.train.kinds import KINDS
 
 EXIT_USER_ERROR = 2
 # zlib level 1: a 1024 px PNG saves in a third of the default level's time, for files about a fifth larger
@@ -91,7 +92,7 @@ def build_parser() -> argparse.ArgumentParser:
     finetune = add_command("finetune", "train a model on your own pictures (in this terminal; the app runs it in the background)",
                            image_task=False)
     finetune.add_argument("--base", help="model to start from (registry name); omit with --kind to train from scratch")
-    finetune.add_argument("--kind", choices=["dcgan", "cgan", "pix2pix", "cyclegan", "stargan", "stargan_v2"],
+    finetune.add_argument("--kind", choices=KINDS,
                           help="architecture to train from scratch")
     finetune.add_argument("--data", nargs="+", help="images, folders or zips (a folder per class for conditional models; "
                           "side-by-side pairs or inputs for pix2pix; domain A for CycleGAN)")
@@ -156,7 +157,9 @@ def _registry():
 
 
 def _load(args: argparse.Namespace):
-    return _registry().load(args.model, backend=args.backend, device=args.device)
+    from ganstudio.serving import load_model
+
+    return load_model(_registry(), args.model, backend=args.backend, device=args.device)
 
 
 def _model_info(model) -> dict:
@@ -259,13 +262,9 @@ def run_edit(args: argparse.Namespace) -> dict:
         if args.reference and args.seed is not None:
             raise GanStudioError("give either --reference or --seed, not both.")
         reference = images.open_image(args.reference) if args.reference else None
-        seed = args.seed
-        if reference is None and seed is None:
-            from ganstudio.tasks.generate import random_seed
-
-            seed = random_seed()
-        output = edit_domain(model, image, domain=args.domain, reference=reference, seed=seed)
-        detail = {"domain": args.domain, "reference": args.reference, "seed": seed}
+        edited = edit_domain(model, image, domain=args.domain, reference=reference, seed=args.seed)
+        output = edited.image
+        detail = {"domain": args.domain, "reference": args.reference, "seed": edited.seed}
     path = _save_one(output, args.output)
     return {**_model_info(model), **detail, "outputs": [path], "message": f"wrote {path}"}
 

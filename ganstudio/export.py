@@ -33,11 +33,14 @@ def export_onnx(model: LoadedModel, target_dir: str | os.PathLike, *, source: st
         BackendError: the model is not a PyTorch model, or ONNX Runtime disagrees with PyTorch.
     """
     from ganstudio.models import get_architecture
+    from ganstudio.models.spec import config_from
 
     if model.backend != "torch":
         raise BackendError(f"model '{model.name}' is already an ONNX model.")
     arch = get_architecture(model.arch)
-    config = arch.Config(**model.config)
+    if not arch.SPEC.exports_onnx:
+        raise BackendError(f"{arch.SPEC.title} models do not export to ONNX.")
+    config = config_from(arch.Config, model.config)
     target = Path(target_dir)
     target.mkdir(parents=True, exist_ok=True)
     files: dict[str, str] = {}
@@ -46,7 +49,7 @@ def export_onnx(model: LoadedModel, target_dir: str | os.PathLike, *, source: st
     for name, network in model.networks.items():
         module = network.module.to("cpu")
         # batch 2, so an input whose first axis is not the batch (AdaIN's alpha) stays fixed
-        inputs = arch.example_inputs(config, name if arch.CONTAINER else "G", batch=EXAMPLE_BATCH)
+        inputs = arch.example_inputs(config, name if arch.SPEC.container else "G", batch=EXAMPLE_BATCH)
         path = target / f"{name}.onnx"
         export_network(module, inputs, path, dynamic_size=not fixed)
         files[name] = path.name
@@ -57,7 +60,7 @@ def export_onnx(model: LoadedModel, target_dir: str | os.PathLike, *, source: st
         name=f"{model.name}-onnx" if not model.name.endswith("-onnx") else model.name,
         arch=model.arch, tasks=model.entry.tasks, format="onnx", files=files,
         config=dict(model.config), preprocessing=dict(model.preprocessing), labels=tuple(model.labels),
-        source=source or model.entry.source or model.name,
+        info=model.info.to_json(), source=source or model.entry.source or model.name,
         description=f"ONNX export of {model.name}.", metrics={"onnx_parity_max_abs_diff": parity} if parity else {},
     )
     for name in files:

@@ -177,20 +177,6 @@ def resize_image(image: Image.Image, size: tuple[int, int]) -> Image.Image:
     return image if image.size == tuple(size) else image.resize(tuple(size), Image.LANCZOS)
 
 
-def make_grid(images: Sequence[Image.Image], *, columns: int | None = None, padding: int = 2) -> Image.Image:
-    """Tile same-sized images on a white background, left to right, top to bottom."""
-    if not images:
-        raise ImageError("no images to put in a grid.")
-    columns = columns or min(len(images), 8)
-    rows = -(-len(images) // columns)
-    width, height = images[0].size
-    grid = Image.new("RGB", (columns * (width + padding) + padding, rows * (height + padding) + padding), "white")
-    for index, image in enumerate(images):
-        row, column = divmod(index, columns)
-        grid.paste(resize_image(image, (width, height)), (padding + column * (width + padding), padding + row * (height + padding)))
-    return grid
-
-
 def save_animation(frames: Sequence[Image.Image], path: str | os.PathLike, *, duration_ms: int = 100,
                    bounce: bool = True) -> Path:
     """Write frames as an animated GIF that plays forward then back (``bounce``) and loops."""
@@ -203,10 +189,15 @@ def save_animation(frames: Sequence[Image.Image], path: str | os.PathLike, *, du
     return path
 
 
+MAX_REDRAWS = 64  # truncation redraw rounds per latent
+
+
 def latents_from_seeds(seeds: Sequence[int], dim: int, *, truncation: float | None = None) -> np.ndarray:
     """One standard-normal latent per seed (N x dim, float32); each depends on its own seed only.
 
-    With ``truncation`` (a threshold, as in BigGAN's truncation trick), values beyond it are redrawn.
+    With ``truncation`` (a threshold, as in BigGAN's truncation trick), values beyond it are redrawn,
+    up to ``MAX_REDRAWS`` times; a value still beyond it then (only likely for tiny thresholds) is clipped,
+    so no threshold can keep this loop running.
     """
     latents = np.empty((len(seeds), dim), dtype=np.float32)
     for row, seed in enumerate(seeds):
@@ -214,9 +205,12 @@ def latents_from_seeds(seeds: Sequence[int], dim: int, *, truncation: float | No
         z = rng.standard_normal(dim)
         if truncation is not None and truncation > 0:
             outside = np.abs(z) > truncation
-            while outside.any():
+            for _ in range(MAX_REDRAWS):
+                if not outside.any():
+                    break
                 z[outside] = rng.standard_normal(int(outside.sum()))
                 outside = np.abs(z) > truncation
+            z = np.clip(z, -truncation, truncation)
         latents[row] = z
     return latents
 

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 
 from ganstudio.errors import CheckpointError
+from ganstudio.files import write_text_atomically
 
 FORMATS = ("pytorch", "safetensors", "onnx")
 TASKS = ("generate", "translate", "edit", "stylize")
@@ -28,6 +28,9 @@ class ModelEntry:
     A source is a path (relative to the manifest's folder, or absolute), a Hugging Face
     file ``hf://owner/repo/path/in/repo[@revision]``, or a file inside an installed
     package ``package://package_name/path/in/package``.
+
+    ``info`` is set on ONNX exports only: the family's description of this model (``ModelInfo`` as JSON),
+    which the model needs at run time and which would otherwise take importing its PyTorch family.
 
     ``training_files`` holds networks that only training uses (the discriminators, by the trainer's
     network name: "D", "D_A"/"D_B", "discriminator"); inference never loads them, and a fine-tune
@@ -46,6 +49,7 @@ class ModelEntry:
     description: str = ""
     metrics: dict = field(default_factory=dict)
     training_files: dict[str, str] = field(default_factory=dict)  # discriminators by network name, for fine-tuning
+    info: dict = field(default_factory=dict)  # an ONNX export's ModelInfo, so it runs without its PyTorch family
     base_dir: str = field(default="", compare=False)
 
     def to_json(self) -> dict:
@@ -94,7 +98,4 @@ def write_manifest(path: str | os.PathLike, entries: list[ModelEntry]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     lines = ",\n".join("    " + json.dumps(entry.to_json(), sort_keys=False) for entry in entries)
     text = '{\n  "models": [\n' + lines + ("\n" if lines else "") + "  ]\n}\n"
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".manifest.", suffix=".tmp")
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write(text)
-    os.replace(tmp, path)
+    write_text_atomically(path, text)

@@ -21,8 +21,9 @@ import re
 import shutil
 import threading
 from collections import OrderedDict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
 
 from ganstudio.errors import (
     BackendError,
@@ -31,7 +32,10 @@ from ganstudio.errors import (
     ModelNotFoundError,
     WrongTaskError,
 )
+from ganstudio.files import file_lock
 from ganstudio.manifest import ModelEntry, read_manifest, write_manifest
+from ganstudio.models import ARCHITECTURES, get_architecture
+from ganstudio.models.spec import ModelInfo
 from ganstudio.runtime import Device, Network
 
 logger = logging.getLogger(__name__)
@@ -42,15 +46,6 @@ DEFAULT_MAX_LOADED = int(os.environ.get("GANSTUDIO_MAX_LOADED_MODELS", "4"))
 # How many imported and fine-tuned models a studio keeps (0: no limit); a public Space sets one.
 DEFAULT_MAX_USER_MODELS = int(os.environ.get("GANSTUDIO_MAX_USER_MODELS", "0"))
 
-DEFAULT_PREPROCESSING = {
-    "input_range": [-1.0, 1.0],
-    "output_range": [-1.0, 1.0],
-    "output_rounding": "round",
-    "size_multiple": None,
-    "fixed_size": None,
-}
-
-
 def default_user_dir() -> Path:
     """Where imported and fine-tuned models live: ``$GANSTUDIO_HOME`` or ``~/.cache/ganstudio``."""
     return Path(os.environ.get("GANSTUDIO_HOME", Path.home() / ".cache" / "ganstudio"))
@@ -58,16 +53,14 @@ def default_user_dir() -> Path:
 
 @dataclass
 class LoadedModel:
-    """A model ready to run: its entry, its networks by name, its config and image conventions."""
+    """A model ready to run: its entry, its networks by name, its config, and what its tasks need to know (``info``)."""
 
     entry: ModelEntry
     networks: dict[str, Network]
     config: dict
-    preprocessing: dict
+    info: ModelInfo
     backend: str
     device: str
-    labels: tuple[str, ...] = ()
-    extras: dict = field(default_factory=dict)
 
     @property
     def name(self) -> str:
@@ -76,6 +69,14 @@ class LoadedModel:
     @property
     def arch(self) -> str:
         return self.entry.arch
+
+    @property
+    def preprocessing(self) -> dict:
+        return self.info.preprocessing
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        return self.info.labels
 
     def network(self, name: str) -> Network:
         try:
@@ -104,7 +105,8 @@ class Registry:
         self.max_loaded = max(1, max_loaded)
         self.max_user_models = max(0, max_user_models)
         self._loaded: OrderedDict[tuple, LoadedModel] = OrderedDict()
-        self._lock = threading.RLock()
+        self._model_locks: dict[tuple, threading.Lock] = {}
+        self._lock = threading.Lock()
 
     # -- listing ---------------------------------------------------------------
 
@@ -168,48 +170,58 @@ class Registry:
     def load(self, spec: str | os.PathLike | ModelEntry, *, backend: str = "auto", device: Device = "auto") -> LoadedModel:
         """Resolve and load a model once per (model, backend, device); later calls hit the cache.
 
-        ``backend`` is "torch", "onnx" or "auto" (the model's own format). A PyTorch model asked
-        for with "onnx" is exported once into the user folder's ONNX cache.
+        ``backend`` is "torch", "onnx" or "auto" (the model's own format). A PyTorch model runs with
+        ONNX Runtime through ``ganstudio.serving``, which exports it first.
+
+        The registry's lock guards the cache only: files are read and networks built outside it, so
+        a model that is already loaded never waits behind another one's load. Two requests for the
+        same model wait for one load (a lock per model).
+
+        Raises:
+            BackendError: an unknown backend, PyTorch asked of an ONNX-only model, or ONNX of a PyTorch one.
         """
         entry = self.resolve(spec)
         chosen = backend if backend != "auto" else ("onnx" if entry.format == "onnx" else "torch")
-        key = (entry.name, entry.base_dir, tuple(sorted(entry.files.items())), chosen, device)
-        with self._lock:
-            if key in self._loaded:
-                self._loaded.move_to_end(key)
-                return self._loaded[key]
-            if chosen == "onnx":
-                if entry.format != "onnx":
-                    entry = self._onnx_entry_for(entry)
-                model = load_onnx_model(entry, device=device)
-            elif chosen == "torch":
-                if entry.format == "onnx":
-                    raise BackendError(
-                        f"model '{entry.name}' exists only as ONNX; run it with the ONNX Runtime backend (--backend onnx)."
-                    )
-                model = load_torch_model(entry, device=device)
-            else:
-                raise BackendError(f"backend must be 'torch', 'onnx' or 'auto', not {backend!r}.")
-            self._loaded[key] = model
-            while len(self._loaded) > self.max_loaded:
-                self._loaded.popitem(last=False)
+        if chosen not in ("torch", "onnx"):
+            raise BackendError(f"backend must be 'torch', 'onnx' or 'auto', not {backend!r}.")
+        if chosen == "torch" and entry.format == "onnx":
+            raise BackendError(
+                f"model '{entry.name}' exists only as ONNX; run it with the ONNX Runtime backend (--backend onnx)."
+            )
+        if chosen == "onnx" and entry.format != "onnx":
+            raise BackendError(
+                f"model '{entry.name}' holds PyTorch weights; load it through ganstudio.serving.load_model, "
+                "which exports it to ONNX once."
+            )
+        # the source tells apart two exports cached under one name (the ONNX cache records the weights it came from)
+        key = (entry.name, entry.base_dir, entry.source, tuple(sorted(entry.files.items())), chosen, device)
+        with self._model_lock(key):
+            with self._lock:
+                if key in self._loaded:
+                    self._loaded.move_to_end(key)
+                    return self._loaded[key]
+            model = load_onnx_model(entry, device=device) if chosen == "onnx" else load_torch_model(entry, device=device)
+            with self._lock:
+                self._loaded[key] = model
+                while len(self._loaded) > self.max_loaded:
+                    self._loaded.popitem(last=False)
             return model
+
+    def _model_lock(self, key: tuple) -> threading.Lock:
+        with self._lock:
+            return self._model_locks.setdefault(key, threading.Lock())
 
     def loaded_names(self) -> list[str]:
         with self._lock:
             return [model.name for model in self._loaded.values()]
 
-    def _onnx_entry_for(self, entry: ModelEntry) -> ModelEntry:
-        from ganstudio.export import export_onnx
-
-        target = self.user_dir / "onnx" / _safe_name(entry.name)
-        manifest_file = target / "model.json"
-        if manifest_file.is_file():
-            cached = read_model_json(manifest_file)
-            if cached.source == _source_fingerprint(entry):
-                return cached
-        torch_model = self.load(entry, backend="torch", device="cpu")
-        return export_onnx(torch_model, target, source=_source_fingerprint(entry))
+    def info(self, spec: str | os.PathLike | ModelEntry) -> ModelInfo:
+        """What the tasks know about a model (labels, latent, conventions), from its entry when it says
+        enough, else by loading it."""
+        entry = self.resolve(spec)
+        if entry.format == "onnx" or entry.config:
+            return entry_info(entry)
+        return self.load(entry).info
 
     # -- importing -------------------------------------------------------------
 
@@ -221,7 +233,7 @@ class Registry:
             GanStudioError: the name is taken (pass ``overwrite=True`` to replace a user model).
         """
         detected = self.resolve(str(path))
-        model_name = _safe_name(name or detected.name)
+        model_name = safe_name(name or detected.name)
         existing = {entry.name: entry for entry in self.entries()}
         bundled = {entry.name for entry in read_manifest(self.weights_dir / "manifest.json")}
         if model_name in bundled or (model_name in existing and not overwrite):
@@ -235,10 +247,7 @@ class Registry:
             entry = _copy_onnx(detected, folder, model_name)
         else:
             entry = _save_as_safetensors(detected, folder, model_name)
-        user_entries = [e for e in read_manifest(self.user_manifest_path) if e.name != model_name]
-        write_manifest(self.user_manifest_path, [*user_entries, entry.with_updates(base_dir="")])
-        self._forget(model_name)
-        return self.get(model_name)
+        return self.register(entry.with_updates(base_dir=""))
 
     def check_room_for(self, name: str) -> None:
         """Refuse a new user model when the studio already keeps ``max_user_models`` (replacing one is fine).
@@ -255,8 +264,9 @@ class Registry:
 
     def register(self, entry: ModelEntry) -> ModelEntry:
         """Add or replace an entry in the user manifest (files relative to the user folder)."""
-        user_entries = [e for e in read_manifest(self.user_manifest_path) if e.name != entry.name]
-        write_manifest(self.user_manifest_path, [*user_entries, entry])
+        with file_lock(self.user_manifest_path):
+            user_entries = [e for e in read_manifest(self.user_manifest_path) if e.name != entry.name]
+            write_manifest(self.user_manifest_path, [*user_entries, entry])
         self._forget(entry.name)
         return self.get(entry.name)
 
@@ -268,10 +278,11 @@ class Registry:
 
     def remove(self, name: str) -> None:
         """Delete a user model (bundled models cannot be removed)."""
-        user_entries = read_manifest(self.user_manifest_path)
-        if name not in {e.name for e in user_entries}:
-            raise ModelNotFoundError(f"'{name}' is not a user model; only imported or fine-tuned models can be removed.")
-        write_manifest(self.user_manifest_path, [e for e in user_entries if e.name != name])
+        with file_lock(self.user_manifest_path):
+            user_entries = read_manifest(self.user_manifest_path)
+            if name not in {e.name for e in user_entries}:
+                raise ModelNotFoundError(f"'{name}' is not a user model; only imported or fine-tuned models can be removed.")
+            write_manifest(self.user_manifest_path, [e for e in user_entries if e.name != name])
         shutil.rmtree(self.user_dir / "models" / name, ignore_errors=True)
         self._forget(name)
 
@@ -351,14 +362,17 @@ def _resolve_package(address: str) -> Path:
 
 # -- detection -------------------------------------------------------------------
 
-# Folder layouts of the official repos and of this app's own exports, matched in order: (role -> file name patterns).
-FOLDER_LAYOUTS: tuple[tuple[str, dict[str, tuple[str, ...]]], ...] = (
-    ("cyclegan_resnet", {"G_A": ("latest_net_G_A.pth", "*_net_G_A.pth", "G_A.safetensors"),
-                         "G_B": ("latest_net_G_B.pth", "*_net_G_B.pth", "G_B.safetensors")}),
-    ("adain", {"vgg": ("vgg_normalised.pth", "vgg_normalized.pth"), "decoder": ("decoder.pth", "decoder_iter_*.pth.tar", "decoder*.pth")}),
-    ("stargan_v2", {"G": ("*_nets_ema.ckpt",)}),
-    ("", {"G": ("latest_net_G.pth", "*-G.ckpt", "netG_epoch_*.pth", "*.safetensors", "*.pth", "*.ckpt", "*.onnx")}),
-)
+# Checkpoint names that no one family claims: the last resort when picking the file out of a folder.
+GENERIC_FILE_NAMES = ("*.safetensors", "*.pth", "*.pt", "*.ckpt", "*.onnx")
+
+
+def folder_layouts() -> list[tuple[str, dict[str, tuple[str, ...]]]]:
+    """(arch, role -> file-name patterns) in the order folders are matched: the families' multi-file layouts,
+    then their single-file names, then the generic names (arch "" : recognised from the keys)."""
+    modules = [get_architecture(arch) for arch in ARCHITECTURES]
+    layouts = [(m.SPEC.arch, dict(layout)) for m in modules for layout in m.SPEC.folder_layouts]
+    names = tuple(dict.fromkeys(name for m in modules for name in m.SPEC.file_names))
+    return [*layouts, ("", {"G": names + GENERIC_FILE_NAMES})]
 
 
 def detect_model(path: str | os.PathLike, *, source: str = "", name: str | None = None) -> ModelEntry:
@@ -368,30 +382,32 @@ def detect_model(path: str | os.PathLike, *, source: str = "", name: str | None 
         CheckpointError: nothing in it is a checkpoint of a supported architecture.
     """
     path = Path(path)
-    name = name or _safe_name(path.stem if path.is_file() else path.name)
+    name = name or safe_name(path.stem if path.is_file() else path.name)
+    layout_arch = ""
     if path.is_dir():
         if (path / "model.json").is_file():
             return read_model_json(path / "model.json")
-        files = _match_folder(path)
-        if files is None:
+        matched = _match_folder(path)
+        if matched is None:
+            examples = ", ".join(" + ".join(patterns[0] for patterns in roles.values()) for _, roles in folder_layouts()[:-1])
             raise CheckpointError(
-                f"folder '{path}' holds no checkpoint this app recognises. Expected e.g. latest_net_G.pth, "
-                "latest_net_G_A.pth + latest_net_G_B.pth, vgg_normalised.pth + decoder.pth, *_nets_ema.ckpt, "
-                "*-G.ckpt, netG_epoch_N.pth, or a model.json."
+                f"folder '{path.name}' holds no checkpoint this app recognises. Expected one of: {examples}, "
+                "a single checkpoint file, or a model.json."
             )
+        layout_arch, files = matched
     else:
         files = {"G": str(path)}
     first = Path(next(iter(files.values())))
     if first.suffix == ".onnx":
         return _describe_onnx(first, name=name, source=source or str(path))
-    arch = _detect_arch(files)
+    arch = _detect_arch(files, layout_arch)
     fmt = "safetensors" if first.suffix == ".safetensors" else "pytorch"
-    tasks = tuple(_architecture(arch).TASKS)
-    return ModelEntry(name=name, arch=arch, tasks=tasks, format=fmt, files=files, source=source or str(path))
+    return ModelEntry(name=name, arch=arch, tasks=tuple(_architecture(arch).SPEC.tasks), format=fmt, files=files,
+                      source=source or str(path))
 
 
-def _match_folder(folder: Path) -> dict[str, str] | None:
-    for _arch, roles in FOLDER_LAYOUTS:
+def _match_folder(folder: Path) -> tuple[str, dict[str, str]] | None:
+    for arch, roles in folder_layouts():
         found: dict[str, str] = {}
         for role, patterns in roles.items():
             for pattern in patterns:
@@ -400,13 +416,11 @@ def _match_folder(folder: Path) -> dict[str, str] | None:
                     found[role] = str(hits[-1])
                     break
         if len(found) == len(roles):
-            return found
+            return arch, found
     return None
 
 
-def _architecture(arch: str):
-    from ganstudio.models import get_architecture
-
+def _architecture(arch: str) -> ModuleType:
     try:
         return get_architecture(arch)
     except KeyError as exc:
@@ -422,27 +436,75 @@ def read_state_dict(files: dict[str, str]) -> dict:
     return flatten_state_dict({role: read_checkpoint(path) for role, path in files.items()})
 
 
-def _detect_arch(files: dict[str, str]) -> str:
-    from ganstudio.models import ARCHITECTURES
+def _detect_arch(files: dict[str, str], layout_arch: str = "") -> str:
+    """The first family (in ``ARCHITECTURES`` order) whose ``matches`` takes the checkpoint's keys.
 
-    # A CycleGAN pair is two files of one architecture: recognise it from the first.
-    sample = files if set(files) == {"vgg", "decoder"} else dict([next(iter(files.items()))])
+    A container family's folder (AdaIN's two files) is read whole; several files of a one-network
+    family (a CycleGAN pair) are recognised from the first.
+    """
+    from ganstudio.models import torch_architectures
+
+    whole = layout_arch and _architecture(layout_arch).SPEC.container
+    sample = files if whole else dict([next(iter(files.items()))])
     state_dict = read_state_dict(sample)
-    candidates = []
-    for arch in ARCHITECTURES:
-        module = _architecture(arch)
+    modules = torch_architectures()
+    for module in modules:
         if module.matches(module.normalize_keys(state_dict)):
-            candidates.append(arch)
-    if not candidates:
-        first_keys = ", ".join(list(state_dict)[:3]) or "no tensors"
-        raise CheckpointError(
-            f"'{next(iter(files.values()))}' is not a checkpoint of a supported architecture (its first keys: {first_keys}). "
-            f"Supported: {', '.join(ARCHITECTURES)}. Pass the generator's state dict (e.g. latest_net_G.pth, netG_epoch_N.pth)."
-        )
-    return candidates[0]
+            return module.SPEC.arch
+    first_keys = ", ".join(list(state_dict)[:3]) or "no tensors"
+    raise CheckpointError(
+        f"'{Path(next(iter(files.values()))).name}' is not a checkpoint of a supported architecture (its first keys: "
+        f"{first_keys}). Supported: {', '.join(m.SPEC.arch for m in modules)}. Pass the generator's state dict "
+        "(e.g. latest_net_G.pth, netG_epoch_N.pth)."
+    )
 
 
 # -- loading ---------------------------------------------------------------------
+
+def entry_info(entry: ModelEntry, config: dict | None = None) -> ModelInfo:
+    """What the tasks need to know about an entry: its family's ``describe(config)`` (or, for an ONNX export,
+    the description it carries), with the entry's own preprocessing and labels on top."""
+    if entry.info:
+        info = ModelInfo.from_json(entry.info)
+    else:
+        info = _architecture(entry.arch).describe(entry.config if config is None else config)
+    return info.with_overrides(preprocessing=entry.preprocessing, labels=entry.labels)
+
+
+def build_module(arch: ModuleType, config, *, state_dict: dict | None = None, init: bool = False):
+    """The one sequence from a config to a network in eval mode: build -> strict load of ``state_dict``
+    (or the family's official initialisation with ``init``) -> ``eval()``. The registry, the benchmark
+    and the evaluation all build through here.
+
+    Raises:
+        CheckpointError: the state dict does not fit the architecture.
+    """
+    from ganstudio.checkpoints import load_state_dict_strictly
+
+    module = arch.build(config)
+    if state_dict is not None:
+        load_state_dict_strictly(module, state_dict, arch=arch.SPEC.arch)
+    elif init:
+        arch.init_weights(module)
+    return module.eval()
+
+
+def build_networks(arch: ModuleType, config, *, role: str = "G", init: bool = False) -> dict:
+    """Fresh networks of a config as a loaded model runs them (``inference_networks``), for timing and baselines."""
+    return arch.inference_networks(build_module(arch, config, init=init), role)
+
+
+def load_network(arch: ModuleType, state_dict: dict, *, overrides: dict | None = None):
+    """A family's network from a state dict: normalize_keys -> infer_config (+ manifest overrides) ->
+    ``build_module``. Returns the module (eval mode) and its config.
+
+    Raises:
+        CheckpointError: the state dict does not fit the architecture.
+    """
+    state_dict = arch.normalize_keys(state_dict)
+    config = _apply_overrides(arch.infer_config(state_dict), overrides or {})
+    return build_module(arch, config, state_dict=state_dict), config
+
 
 def load_torch_model(entry: ModelEntry, *, device: Device = "auto") -> LoadedModel:
     """Build and load a PyTorch model as the manifest entry describes, on the best device.
@@ -455,42 +517,16 @@ def load_torch_model(entry: ModelEntry, *, device: Device = "auto") -> LoadedMod
     arch = _architecture(entry.arch)
     place = torch_device(device)
     paths = {role: str(resolve_source(source, entry.base_dir)) for role, source in entry.files.items()}
-    groups = [paths] if arch.CONTAINER else [{role: path} for role, path in paths.items()]
+    groups = [paths] if arch.SPEC.container else [{role: path} for role, path in paths.items()]
     networks: dict[str, Network] = {}
     config = None
     for group in groups:
         module, config = load_network(arch, read_state_dict(group), overrides=entry.config)
-        if hasattr(arch, "prepare_for_inference"):
-            arch.prepare_for_inference(module)
-        named = arch.networks(module) if arch.CONTAINER else {next(iter(group)): module}
+        named = arch.inference_networks(module, next(iter(group)))
         networks.update({net: TorchNetwork(net_module, place) for net, net_module in named.items()})
     config_dict = dataclasses.asdict(config)
-    return LoadedModel(
-        entry=entry,
-        networks=networks,
-        config=config_dict,
-        preprocessing=_preprocessing(arch, config, entry),
-        backend="torch",
-        device=place,
-        labels=entry.labels or default_labels(entry.arch, config_dict),
-    )
-
-
-def load_network(arch, state_dict: dict, *, overrides: dict | None = None):
-    """An architecture module's network from a state dict: normalize_keys -> infer_config -> build ->
-    strict load -> eval. Returns the module and its config.
-
-    Raises:
-        CheckpointError: the state dict does not fit the architecture.
-    """
-    from ganstudio.checkpoints import load_state_dict_strictly
-
-    state_dict = arch.normalize_keys(state_dict)
-    config = _apply_overrides(arch.infer_config(state_dict), overrides or {})
-    module = arch.build(config)
-    load_state_dict_strictly(module, state_dict, arch=arch.ARCH)
-    module.eval()
-    return module, config
+    return LoadedModel(entry=entry, networks=networks, config=config_dict, info=entry_info(entry, config_dict),
+                       backend="torch", device=place)
 
 
 def load_onnx_model(entry: ModelEntry, *, device: Device = "auto") -> LoadedModel:
@@ -499,16 +535,8 @@ def load_onnx_model(entry: ModelEntry, *, device: Device = "auto") -> LoadedMode
 
     networks = {role: OnnxNetwork(resolve_source(source, entry.base_dir), device) for role, source in entry.files.items()}
     devices = {network.device for network in networks.values()}
-    preprocessing = {**DEFAULT_PREPROCESSING, **entry.preprocessing}
-    return LoadedModel(
-        entry=entry,
-        networks=networks,
-        config=dict(entry.config),
-        preprocessing=preprocessing,
-        backend="onnx",
-        device="cuda" if devices == {"cuda"} else "cpu",
-        labels=entry.labels or default_labels(entry.arch, entry.config),
-    )
+    return LoadedModel(entry=entry, networks=networks, config=dict(entry.config), info=entry_info(entry),
+                       backend="onnx", device="cuda" if devices == {"cuda"} else "cpu")
 
 
 def _apply_overrides(config, overrides: dict):
@@ -516,31 +544,6 @@ def _apply_overrides(config, overrides: dict):
     known = {f.name for f in dataclasses.fields(config)}
     values = {key: value for key, value in overrides.items() if key in known}
     return dataclasses.replace(config, **values) if values else config
-
-
-def _preprocessing(arch, config, entry: ModelEntry) -> dict:
-    result = {**DEFAULT_PREPROCESSING, **arch.PREPROCESSING}
-    for key, function_name in (("size_multiple", "size_multiple"), ("fixed_size", "fixed_size")):
-        function = getattr(arch, function_name, None)
-        if callable(function):
-            result[key] = function(config)
-    if callable(getattr(arch, "output_size", None)):
-        result["output_size"] = arch.output_size(config)
-    result.update(entry.preprocessing)
-    return result
-
-
-def default_labels(arch: str, config: dict) -> tuple[str, ...]:
-    """Names for class labels, attributes or domains when the manifest gives none."""
-    if arch == "stargan":
-        if config.get("c_dim") == 5:
-            return ("Black_Hair", "Blond_Hair", "Brown_Hair", "Male", "Young")
-        return tuple(f"attr{i}" for i in range(int(config.get("c_dim", 0))))
-    if arch == "stargan_v2":
-        return tuple(f"domain{i}" for i in range(int(config.get("num_domains", 0))))
-    if arch == "cgan":
-        return tuple(str(i) for i in range(int(config.get("num_classes", 0))))
-    return ()
 
 
 # -- ONNX entries ------------------------------------------------------------------
@@ -589,7 +592,7 @@ def _save_as_safetensors(entry: ModelEntry, folder: Path, name: str) -> ModelEnt
 
     arch = _architecture(entry.arch)
     paths = {role: str(resolve_source(source, entry.base_dir)) for role, source in entry.files.items()}
-    groups = {"model": paths} if arch.CONTAINER else {role: {role: path} for role, path in paths.items()}
+    groups = {"model": paths} if arch.SPEC.container else {role: {role: path} for role, path in paths.items()}
     files, config = {}, None
     for role, group in groups.items():
         model = load_torch_model(entry.with_updates(files=group), device="cpu")  # validates before anything is written
@@ -599,22 +602,12 @@ def _save_as_safetensors(entry: ModelEntry, folder: Path, name: str) -> ModelEnt
         files[role] = f"models/{name}/{role}.safetensors"
     return entry.with_updates(
         name=name, format="safetensors", files=files, config=config or {},
-        labels=entry.labels or default_labels(entry.arch, config or {}),
+        labels=entry.labels or entry_info(entry, config or {}).labels,
         description=entry.description or f"Imported from {entry.source or 'a local file'}.",
     )
 
 
-def _source_fingerprint(entry: ModelEntry) -> str:
-    stamps = []
-    for role, source in sorted(entry.files.items()):
-        try:
-            stat = resolve_source(source, entry.base_dir).stat()
-            stamps.append(f"{role}:{source}:{stat.st_size}:{int(stat.st_mtime)}")
-        except (ModelNotFoundError, OSError):
-            stamps.append(f"{role}:{source}")
-    return "|".join(stamps)
-
-
-def _safe_name(text: str) -> str:
+def safe_name(text: str) -> str:
+    """A model name fit for a folder: lowercase letters, digits and hyphens."""
     name = re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
     return name or "model"

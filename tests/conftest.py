@@ -6,7 +6,6 @@ import os
 from pathlib import Path
 
 import pytest
-
 from support import CONFORMANCE_DIR, REPO_ROOT, save_tiny_checkpoint  # noqa: F401 - re-exported for older imports
 
 

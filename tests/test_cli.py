@@ -9,8 +9,8 @@ import sys
 import numpy as np
 import pytest
 from PIL import Image
-
 from support import REPO_ROOT, save_tiny_checkpoint
+
 from ganstudio.cli import main, parse_attributes
 from ganstudio.errors import GanStudioError
 

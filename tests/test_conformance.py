@@ -15,6 +15,7 @@ from PIL import Image
 
 from ganstudio.cli import main
 from ganstudio.registry import Registry
+from ganstudio.serving import load_model
 
 TOLERANCE = 1e-4
 
@@ -41,7 +42,7 @@ TENSOR_CASES = [
 @pytest.mark.parametrize("backend", ["torch", "onnx"])
 def test_registry_reproduces_the_official_tensor(conformance_dir, conformance_registry, backend,
                                                  folder, filename, network, inputs, expected, scale):
-    model = conformance_registry.load(str(conformance_dir / folder / filename), backend=backend)
+    model = load_model(conformance_registry, str(conformance_dir / folder / filename), backend=backend)
     arrays = [np.load(conformance_dir / folder / name) for name in inputs]
     output = model.network(network)(*arrays)
     reference = np.load(conformance_dir / folder / expected)
@@ -52,7 +53,7 @@ def test_registry_reproduces_the_official_tensor(conformance_dir, conformance_re
 @pytest.mark.parametrize("backend", ["torch", "onnx"])
 def test_stargan_v2_generator_with_both_style_paths(conformance_dir, conformance_registry, backend):
     folder = conformance_dir / "stargan_v2_afhq"
-    model = conformance_registry.load(str(folder / "100000_nets_ema.ckpt"), backend=backend)
+    model = load_model(conformance_registry, str(folder / "100000_nets_ema.ckpt"), backend=backend)
     source, y = np.load(folder / "source.npy"), np.load(folder / "y.npy")
     tolerance = TOLERANCE * (10 if backend == "onnx" else 1)
     for style_input, expected in ((model.network("mapping_network")(np.load(folder / "z.npy"), y), "expected_latent.npy"),

@@ -3,13 +3,21 @@
 from __future__ import annotations
 
 import shutil
+import threading
+import time
 
 import numpy as np
 import pytest
-
 from support import save_tiny_checkpoint
-from ganstudio.errors import CheckpointError, GanStudioError, ModelNotFoundError, WrongTaskError
+
+from ganstudio.errors import (
+    CheckpointError,
+    GanStudioError,
+    ModelNotFoundError,
+    WrongTaskError,
+)
 from ganstudio.registry import Registry, parse_hub_address, resolve_source
+from ganstudio.serving import load_model
 from ganstudio.tasks.generate import generate
 
 
@@ -147,3 +155,51 @@ def test_a_studio_with_a_model_limit_says_how_to_make_room(tmp_path, tiny_dcgan)
     registry.remove("first")
     registry.import_model(tiny_dcgan, name="second")
     assert "second" in registry.names()
+
+
+def test_a_loaded_model_does_not_wait_behind_another_models_first_onnx_export(registry):
+    registry.load("digits-dcgan")
+    exporting = threading.Thread(target=load_model, args=(registry, "digits-stargan-v2"), kwargs={"backend": "onnx"})
+    exporting.start()
+    target = registry.user_dir / "onnx" / "digits-stargan-v2"
+    deadline = time.monotonic() + 60
+    while not target.is_dir() and time.monotonic() < deadline:  # the export has begun
+        time.sleep(0.005)
+    started = time.perf_counter()
+    registry.load("digits-dcgan")
+    waited = time.perf_counter() - started
+    still_exporting = exporting.is_alive()
+    exporting.join(timeout=120)
+    assert still_exporting and waited < 0.1
+    assert load_model(registry, "digits-stargan-v2", backend="onnx").backend == "onnx"
+
+
+def test_two_threads_asking_for_one_model_share_one_load(registry):
+    results = []
+    threads = [threading.Thread(target=lambda: results.append(registry.load("digits-cgan"))) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len({id(model) for model in results}) == 1
+
+
+def test_concurrent_registrations_and_removals_lose_no_entry(registry, tiny_dcgan):
+    entry = registry.import_model(str(tiny_dcgan), name="seed-model")
+    names = [f"copy-{index}" for index in range(12)]
+    errors = []
+
+    def register(name):
+        try:
+            registry.register(entry.with_updates(name=name))
+        except Exception as error:  # pragma: no cover - reported below
+            errors.append(error)
+
+    threads = [threading.Thread(target=register, args=(name,)) for name in names]
+    threads.append(threading.Thread(target=registry.remove, args=("seed-model",)))
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors
+    assert set(registry.names()) >= set(names) and "seed-model" not in registry.names()

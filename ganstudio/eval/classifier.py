@@ -21,7 +21,6 @@ import hashlib
 import json
 import logging
 import os
-import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
@@ -35,6 +34,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from ganstudio.errors import GanStudioError
+from ganstudio.files import atomic_path
 
 logger = logging.getLogger(__name__)
 
@@ -164,16 +164,9 @@ def load_or_train(config: ClassifierConfig = DIGIT_CONFIG, *, cache_dir: str | o
             network = build_network(config)
     logger.info("training the %s classifier once (%d steps, a minute or two); it is cached in %s", config.kind, config.steps, path)
     network = train_network(config, *training_data(config))
-    folder.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        state = {k: v.detach().contiguous().clone() for k, v in network.state_dict().items()}
-        save_file(state, tmp, metadata={"config": json.dumps(asdict(config), sort_keys=True)})
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+    state = {k: v.detach().contiguous().clone() for k, v in network.state_dict().items()}
+    with atomic_path(path) as tmp:
+        save_file(state, str(tmp), metadata={"config": json.dumps(asdict(config), sort_keys=True)})
     return Classifier(network, config)
 
 

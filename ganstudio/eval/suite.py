@@ -145,18 +145,14 @@ def untrained_copy(model: LoadedModel, *, seed: int = 0) -> LoadedModel:
     import torch
 
     from ganstudio.models import get_architecture
+    from ganstudio.models.spec import config_from
+    from ganstudio.registry import build_networks
     from ganstudio.runtime import TorchNetwork
 
     arch = get_architecture(model.arch)
-    config = arch.Config(**model.config)
     torch.manual_seed(seed)
-    network = arch.build(config)
-    if hasattr(arch, "weights_init"):
-        network.apply(arch.weights_init)
-    network.eval()
-    if hasattr(arch, "prepare_for_inference"):
-        arch.prepare_for_inference(network)
-    return dataclasses.replace(model, networks={"G": TorchNetwork(network, "cpu")})
+    networks = build_networks(arch, config_from(arch.Config, model.config), init=True)
+    return dataclasses.replace(model, networks={name: TorchNetwork(net, "cpu") for name, net in networks.items()})
 
 
 # -- per-model scores ---------------------------------------------------------------------------
@@ -241,7 +237,7 @@ def _fd_score(model: LoadedModel, classifier: Classifier, fake_features: np.ndar
 
 def generate_many_like(model: LoadedModel, like: LoadedModel, samples: int) -> list[Image.Image]:
     """``samples`` images from ``model``, class-balanced (as ``score_cgan`` asks) when it is conditional."""
-    if "num_classes" not in like.config:
+    if like.info.label_kind != "classes":
         return generate_many(model, samples)
     per_digit = max(1, samples // 10)
     return [image for digit in range(10) for image in generate_many(model, per_digit, seed=100_000 * digit, label=digit)]
@@ -340,9 +336,9 @@ def score_stargan_v2(model: LoadedModel, judges: Judges, samples: int) -> list[S
     names = datasets.STARGAN_V2_DOMAINS
     # By name when the model's labels are the spec's domain names (order-proof), else by index.
     requests = [names[t] if set(names) <= set(model.labels) else int(t) for t in targets]
-    latent = unit_batch([tasks.edit_domain(model, image, domain=domain, seed=int(seed))
+    latent = unit_batch([tasks.edit_domain(model, image, domain=domain, seed=int(seed)).image
                          for image, domain, seed in zip(inputs, requests, seeds, strict=True)])
-    guided = unit_batch([tasks.edit_domain(model, image, domain=domain, reference=reference)
+    guided = unit_batch([tasks.edit_domain(model, image, domain=domain, reference=reference).image
                          for image, domain, reference in zip(inputs, requests, references, strict=True)])
     input_batch, reference_batch, ideal_batch = unit_batch(inputs), unit_batch(references), unit_batch(ideals)
 

@@ -1,21 +1,14 @@
 """Architectures, one module each, importable by id.
 
-Every module listed in ``ARCHITECTURES`` follows one small contract, so the
-registry, the exporter and the tests can treat them alike:
+Every module listed in ``ARCHITECTURES`` declares what the studio knows about its family in a
+``SPEC`` (``ganstudio.models.spec.ArchitectureSpec``) and a ``describe(config)`` function, and
+satisfies ``spec.ArchitectureModule``; those whose weights are PyTorch state dicts also provide
+``Config``, ``matches``, ``normalize_keys``, ``infer_config``, ``build``, ``inference_networks``,
+``example_inputs`` and ``init_weights`` (``spec.TorchArchitecture``). Adding a family is one
+module and one line here; the registry, tasks, CLI, UI and training read the specs.
 
-- ``ARCH``: its id (the module name); ``TASKS``: the tasks it serves.
-- ``CONTAINER``: False when one checkpoint file holds one network (the registry
-  names that network by the file's role, "G", "G_A", ...); True when one model
-  is several networks loaded together (StarGAN v2, AdaIN), exposed by
-  ``networks(model)``.
-- ``PREPROCESSING``: plain data the tasks use to turn images into tensors and
-  back, as the official test script does.
-- ``Config``: a frozen dataclass with the official release's defaults.
-- ``matches(state_dict)``, ``normalize_keys(state_dict)``, ``infer_config(state_dict)``,
-  ``build(config)``, ``example_inputs(config, network, ...)``.
-
-This package imports torch only inside the architecture modules, so reading
-this table stays cheap.
+This package imports torch only inside the architecture modules, so reading this table stays
+cheap, and the ONNX-only families never import it.
 """
 
 from __future__ import annotations
@@ -33,13 +26,25 @@ ARCHITECTURES: dict[str, str] = {
     "stargan_v2": "ganstudio.models.stargan_v2",
     "adain": "ganstudio.models.adain",
     "fast_style": "ganstudio.models.fast_style",
+    "magenta_arbitrary": "ganstudio.models.magenta_arbitrary",
+    "magenta_multistyle": "ganstudio.models.magenta_multistyle",
 }
 
 
 def get_architecture(arch: str) -> ModuleType:
-    """Import the module of an architecture id."""
+    """Import the module of an architecture id.
+
+    Raises:
+        KeyError: an unknown id (the message lists the known ones).
+    """
     try:
         return importlib.import_module(ARCHITECTURES[arch])
     except KeyError:
         known = ", ".join(sorted(ARCHITECTURES))
         raise KeyError(f"unknown architecture '{arch}'. Known: {known}.") from None
+
+
+def torch_architectures() -> list[ModuleType]:
+    """The modules of every family loaded from PyTorch state dicts, in detection order (imports torch)."""
+    modules = [get_architecture(arch) for arch in ARCHITECTURES]
+    return [module for module in modules if module.SPEC.weights == "torch"]

@@ -43,20 +43,19 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from ganstudio.checkpoints import strip_prefixes
 from ganstudio.errors import CheckpointError
+from ganstudio.models.keys import strip_prefixes
+from ganstudio.models.spec import ArchitectureSpec, ModelInfo
 
-ARCH = "adain"
-TASKS = ("stylize",)
-CONTAINER = True
-
-PREPROCESSING = {
-    "input_range": [0.0, 1.0],
-    "output_range": [0.0, 1.0],
-    "output_rounding": "round",  # torchvision save_image
-    "size_multiple": None,  # any side >= 9 runs; the output side is 8 * ceil(side / 8) (output_shape)
-    "fixed_size": None,
-}
+SPEC = ArchitectureSpec(
+    arch="adain",
+    title="AdaIN arbitrary style transfer",
+    tasks=("stylize",),
+    container=True,
+    networks=("style_transfer",),
+    folder_layouts=({"vgg": ("vgg_normalised.pth", "vgg_normalized.pth"),
+                     "decoder": ("decoder.pth", "decoder_iter_*.pth.tar", "decoder*.pth")},),
+)
 
 # test.py keeps vgg[:31]: up to relu4_1.
 ENCODER_LENGTH = 31
@@ -271,9 +270,24 @@ def build(config: Config) -> AdaINStyleTransfer:
     return AdaINStyleTransfer()
 
 
-def networks(model: AdaINStyleTransfer) -> dict[str, nn.Module]:
+def inference_networks(model: AdaINStyleTransfer, role: str = "style_transfer") -> dict[str, nn.Module]:
     """One entry point: ``style_transfer(content, style, alpha)``."""
     return {"style_transfer": model}
+
+
+def init_weights(module: nn.Module) -> None:
+    """PyTorch's default initialisation (the official decoder trains from it; the VGG comes pretrained)."""
+
+
+def describe(config: Config | Mapping) -> ModelInfo:
+    """test.py's conventions: 0..1 in, no normalisation (the VGG's first 1x1 conv does it); the output is clamped
+    to 0..1 and saved with save_image (rounding). Any side >= 9 runs; the output side is 8 * ceil(side / 8)."""
+    return ModelInfo(
+        tasks=SPEC.tasks,
+        pipeline="feature_blend",
+        preprocessing={"input_range": [0.0, 1.0], "output_range": [0.0, 1.0], "output_rounding": "round",
+                       "size_multiple": None, "fixed_size": None},
+    )
 
 
 def example_inputs(

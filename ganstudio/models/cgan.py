@@ -27,18 +27,14 @@ from torch import nn
 
 from ganstudio.errors import CheckpointError
 from ganstudio.models import dcgan
+from ganstudio.models.spec import ArchitectureSpec, LatentSpec, ModelInfo, config_from
 
-ARCH = "cgan"
-TASKS = ("generate",)
-CONTAINER = False
-
-PREPROCESSING = {
-    "input_range": None,  # the inputs are a latent z ~ N(0, 1) and a class index
-    "output_range": [-1.0, 1.0],  # tanh
-    "output_rounding": "round",
-    "size_multiple": None,
-    "fixed_size": 32,  # for the default config; fixed_size(config) gives any config's
-}
+SPEC = ArchitectureSpec(
+    arch="cgan",
+    title="class-conditional DCGAN",
+    tasks=("generate",),
+    training_kind="cgan",
+)
 
 
 class Generator(nn.Module):
@@ -91,11 +87,6 @@ def output_size(config: Config) -> int:
     return 4 * 2 ** (config.n_layers - 1)
 
 
-def fixed_size(config: Config) -> int:
-    """The only image size of this config (``PREPROCESSING["fixed_size"]`` holds the default config's)."""
-    return output_size(config)
-
-
 def matches(state_dict: Mapping[str, torch.Tensor]) -> bool:
     """True for ``embed.weight`` (2-D) plus a DCGAN-style ``main`` Sequential and nothing else."""
     embed = state_dict.get("embed.weight")
@@ -123,7 +114,7 @@ def infer_config(state_dict: Mapping[str, torch.Tensor]) -> Config:
             "not a class-conditional DCGAN ('cgan') generator: expected a 2-D 'embed.weight' (num_classes, embed_dim)."
         )
     num_classes, embed_dim = (int(n) for n in embed.shape)
-    in_channels, ngf, nc, n_layers = dcgan.infer_generator_layout(state_dict, arch=ARCH)
+    in_channels, ngf, nc, n_layers = dcgan.infer_generator_layout(state_dict, arch=SPEC.arch)
     nz = in_channels - embed_dim
     if nz < 1:
         raise CheckpointError(
@@ -142,6 +133,32 @@ def build(config: Config) -> Generator:
         num_classes=config.num_classes,
         embed_dim=config.embed_dim,
         n_layers=config.n_layers,
+    )
+
+
+def inference_networks(module: Generator, role: str = "G") -> dict[str, nn.Module]:
+    """The generator under its file's role."""
+    return {role: module}
+
+
+def init_weights(module: nn.Module) -> None:
+    """DCGAN's initialisation for the convs and norms; the embedding keeps PyTorch's N(0, 1)."""
+    module.apply(dcgan.weights_init)
+
+
+def describe(config: Config | Mapping) -> ModelInfo:
+    """As DCGAN, plus a class index (int64) fed next to z; the classes are named by their index."""
+    config = config_from(Config, config)
+    side = output_size(config)
+    return ModelInfo(
+        tasks=SPEC.tasks,
+        pipeline="latent",
+        preprocessing=dcgan.image_conventions(side),
+        labels=tuple(str(i) for i in range(config.num_classes)),
+        label_kind="classes",
+        latent=LatentSpec(size=config.nz, shape="nchw", num_classes=config.num_classes, class_input="index"),
+        native_size=side,
+        channels=config.nc,
     )
 
 

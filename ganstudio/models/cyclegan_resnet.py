@@ -33,22 +33,32 @@ from typing import Literal
 import torch
 from torch import nn
 
-from ganstudio.checkpoints import add_missing_batch_counts, drop_unowned_norm_statistics, strip_prefixes
 from ganstudio.errors import CheckpointError
-from ganstudio.models.layers import Norm, convs_have_bias, get_norm_layer, infer_norm
+from ganstudio.models.keys import (
+    add_missing_batch_counts,
+    drop_unowned_norm_statistics,
+    strip_prefixes,
+)
+from ganstudio.models.layers import (
+    Norm,
+    convs_have_bias,
+    get_norm_layer,
+    infer_norm,
+    init_normal,
+)
+from ganstudio.models.spec import ArchitectureSpec, ModelInfo, config_from
 
-ARCH = "cyclegan_resnet"
-TASKS = ("translate",)
-CONTAINER = False
-PREPROCESSING = {
-    # test.py: ToTensor + Normalize(0.5, 0.5); util.tensor2im: (x + 1) / 2 * 255 then astype(uint8).
-    "input_range": [-1.0, 1.0],
-    "output_range": [-1.0, 1.0],
-    "output_rounding": "truncate",
-    # Two stride-2 convs down, two stride-2 transposed convs up: sides that are multiples of 4 come back unchanged.
-    "size_multiple": 4,
-    "fixed_size": None,
-}
+SPEC = ArchitectureSpec(
+    arch="cyclegan_resnet",
+    title="CycleGAN ResNet generator",
+    tasks=("translate",),
+    file_names=("latest_net_G.pth", "*_net_G.pth"),
+    # a CycleGAN training run (or this studio's export) keeps both directions side by side
+    folder_layouts=({"G_A": ("latest_net_G_A.pth", "*_net_G_A.pth", "G_A.safetensors"),
+                     "G_B": ("latest_net_G_B.pth", "*_net_G_B.pth", "G_B.safetensors")},),
+    networks=("G_A", "G_B"),
+    training_kind="cyclegan",
+)
 
 PaddingType = Literal["reflect", "replicate", "zero"]
 
@@ -166,6 +176,28 @@ def build(config: Config) -> nn.Module:
         use_dropout=config.use_dropout,
         n_blocks=config.n_blocks,
         padding_type=config.padding_type,
+    )
+
+
+def inference_networks(module: nn.Module, role: str = "G") -> dict[str, nn.Module]:
+    """The generator under its file's role ("G_A" translates A to B, "G_B" back); the mode makes no difference."""
+    return {role: module}
+
+
+def init_weights(module: nn.Module) -> None:
+    """junyanz's ``init_weights(net, 'normal', 0.02)``, as CycleGAN trains."""
+    init_normal(module, 0.02)
+
+
+def describe(config: Config | Mapping) -> ModelInfo:
+    """test.py's conventions: -1..1 in, (x + 1) / 2 * 255 cast to uint8 out (truncation); two stride-2 convs
+    down and two up, so sides that are multiples of 4 come back unchanged."""
+    config_from(Config, config)  # validates the values
+    return ModelInfo(
+        tasks=SPEC.tasks,
+        pipeline="image",
+        preprocessing={"input_range": [-1.0, 1.0], "output_range": [-1.0, 1.0], "output_rounding": "truncate",
+                       "size_multiple": 2**N_DOWNSAMPLING, "fixed_size": None},
     )
 
 

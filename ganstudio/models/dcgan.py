@@ -38,20 +38,17 @@ from itertools import pairwise
 import torch
 from torch import nn
 
-from ganstudio.checkpoints import add_missing_batch_counts, strip_prefixes
 from ganstudio.errors import CheckpointError
+from ganstudio.models.keys import add_missing_batch_counts, strip_prefixes
+from ganstudio.models.spec import ArchitectureSpec, LatentSpec, ModelInfo, config_from
 
-ARCH = "dcgan"
-TASKS = ("generate",)
-CONTAINER = False
-
-PREPROCESSING = {
-    "input_range": None,  # the input is a latent z ~ N(0, 1), not an image
-    "output_range": [-1.0, 1.0],  # tanh
-    "output_rounding": "round",
-    "size_multiple": None,
-    "fixed_size": 64,  # for the default config; fixed_size(config) gives any config's
-}
+SPEC = ArchitectureSpec(
+    arch="dcgan",
+    title="DCGAN (pytorch/examples)",
+    tasks=("generate",),
+    file_names=("netG_epoch_*.pth",),
+    training_kind="dcgan",
+)
 
 # Every key of a DCGAN generator: a ConvTranspose2d weight or BatchNorm2d state at one Sequential index.
 _MAIN_KEY = re.compile(r"^main\.(\d+)\.(weight|bias|running_mean|running_var|num_batches_tracked)$")
@@ -164,11 +161,6 @@ def output_size(config: Config) -> int:
     return 4 * 2 ** (config.n_layers - 1)
 
 
-def fixed_size(config: Config) -> int:
-    """The only image size of this config (``PREPROCESSING["fixed_size"]`` holds the default config's)."""
-    return output_size(config)
-
-
 def conv_layer_indices(state_dict: Mapping[str, torch.Tensor], prefix: str = "main.") -> list[int]:
     """Sequential indices of the 4-D weights (the ConvTranspose2d layers) under ``prefix``, sorted."""
     indices = []
@@ -180,7 +172,7 @@ def conv_layer_indices(state_dict: Mapping[str, torch.Tensor], prefix: str = "ma
     return sorted(indices)
 
 
-def infer_generator_layout(state_dict: Mapping[str, torch.Tensor], *, arch: str = ARCH) -> tuple[int, int, int, int]:
+def infer_generator_layout(state_dict: Mapping[str, torch.Tensor], *, arch: str = SPEC.arch) -> tuple[int, int, int, int]:
     """``(in_channels, ngf, nc, n_layers)`` of a DCGAN-style ``main`` Sequential, read from its conv shapes.
 
     Shared with the class-conditional variant (``cgan``), whose ``main`` has the same layout.
@@ -250,6 +242,36 @@ def infer_config(state_dict: Mapping[str, torch.Tensor]) -> Config:
 def build(config: Config) -> Generator:
     """The generator, with the official module names (``main.<i>``)."""
     return Generator(nz=config.nz, ngf=config.ngf, nc=config.nc, n_layers=config.n_layers)
+
+
+def inference_networks(module: Generator, role: str = "G") -> dict[str, nn.Module]:
+    """The generator under its file's role, in eval mode (the official script samples in train mode: see above)."""
+    return {role: module}
+
+
+def init_weights(module: nn.Module) -> None:
+    """The official initialisation, on every layer."""
+    module.apply(weights_init)
+
+
+def describe(config: Config | Mapping) -> ModelInfo:
+    """A seed becomes z ~ N(0, 1) of shape (nz, 1, 1); the output is a tanh image of one fixed side."""
+    config = config_from(Config, config)
+    side = output_size(config)
+    return ModelInfo(
+        tasks=SPEC.tasks,
+        pipeline="latent",
+        preprocessing=image_conventions(side),
+        latent=LatentSpec(size=config.nz, shape="nchw"),
+        native_size=side,
+        channels=config.nc,
+    )
+
+
+def image_conventions(side: int) -> dict:
+    """A tanh image of one fixed side, rounded to 0..255; the input is a latent, not an image."""
+    return {"input_range": None, "output_range": [-1.0, 1.0], "output_rounding": "round",
+            "size_multiple": None, "fixed_size": side, "output_size": side}
 
 
 def build_discriminator(config: Config, *, ndf: int = 64) -> Discriminator:

@@ -39,20 +39,16 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from ganstudio.checkpoints import strip_prefixes
 from ganstudio.errors import CheckpointError
+from ganstudio.models.keys import strip_prefixes
+from ganstudio.models.spec import ArchitectureSpec, ModelInfo
 
-ARCH = "fast_style"
-TASKS = ("stylize",)
-CONTAINER = False
-
-PREPROCESSING = {
-    "input_range": [0.0, 255.0],
-    "output_range": [0.0, 255.0],
-    "output_rounding": "truncate",  # utils.save_image: clamp(0, 255).astype("uint8")
-    "size_multiple": 4,  # other sides run but come out rounded up to a multiple of 4
-    "fixed_size": None,
-}
+SPEC = ArchitectureSpec(
+    arch="fast_style",
+    title="fast neural style (Johnson et al.)",
+    tasks=("stylize",),
+    file_names=("*.model",),
+)
 
 # The stale InstanceNorm statistics that stylize() deletes, with the official pattern.
 _STALE_INSTANCE_NORM_KEY = re.compile(r"in\d+\.running_(mean|var)$")
@@ -211,6 +207,26 @@ def infer_config(state_dict: Mapping[str, torch.Tensor]) -> Config:
 def build(config: Config) -> TransformerNet:
     """The network, with the official module names."""
     return TransformerNet(channels=config.channels, n_residual=config.n_residual)
+
+
+def inference_networks(module: TransformerNet, role: str = "G") -> dict[str, nn.Module]:
+    """The network under its file's role."""
+    return {role: module}
+
+
+def init_weights(module: nn.Module) -> None:
+    """PyTorch's default initialisation: the official code sets none."""
+
+
+def describe(config: Config | Mapping) -> ModelInfo:
+    """neural_style.py's conventions: 0..255 in with no normalisation; the output, in 0..255 units, is clamped and
+    cast to uint8 (truncation). Other sides run but come out rounded up to a multiple of 4."""
+    return ModelInfo(
+        tasks=SPEC.tasks,
+        pipeline="image",
+        preprocessing={"input_range": [0.0, 255.0], "output_range": [0.0, 255.0], "output_rounding": "truncate",
+                       "size_multiple": 4, "fixed_size": None},
+    )
 
 
 def example_inputs(

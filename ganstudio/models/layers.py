@@ -43,3 +43,16 @@ def infer_norm(state_dict: Mapping[str, object], *, norm_key: str, conv_key: str
     if f"{conv_key}.bias" in state_dict:
         return "instance"
     return "none"
+
+
+def init_normal(module: nn.Module, gain: float = 0.02) -> None:
+    """The official ``init_weights(net, 'normal', gain)``: conv and linear weights N(0, gain), norm weights
+    N(1, gain), biases 0 (DCGAN's initialisation too)."""
+    for layer in module.modules():
+        if isinstance(layer, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)):
+            nn.init.normal_(layer.weight, 0.0, gain)
+            if layer.bias is not None:
+                nn.init.zeros_(layer.bias)
+        elif isinstance(layer, (nn.BatchNorm2d, nn.InstanceNorm2d)) and layer.weight is not None:
+            nn.init.normal_(layer.weight, 1.0, gain)
+            nn.init.zeros_(layer.bias)

@@ -28,21 +28,28 @@ from typing import Literal
 import torch
 from torch import nn
 
-from ganstudio.checkpoints import add_missing_batch_counts, drop_unowned_norm_statistics, strip_prefixes
 from ganstudio.errors import CheckpointError
-from ganstudio.models.layers import Norm, convs_have_bias, get_norm_layer, infer_norm
+from ganstudio.models.keys import (
+    add_missing_batch_counts,
+    drop_unowned_norm_statistics,
+    strip_prefixes,
+)
+from ganstudio.models.layers import (
+    Norm,
+    convs_have_bias,
+    get_norm_layer,
+    infer_norm,
+    init_normal,
+)
+from ganstudio.models.spec import ArchitectureSpec, ModelInfo
 
-ARCH = "patchgan"
-TASKS = ()  # training only
-CONTAINER = False
-PREPROCESSING = {
-    # Fed the same tensors as the generators (-1..1). The output is a map of logits, not an image.
-    "input_range": [-1.0, 1.0],
-    "output_range": None,
-    "output_rounding": None,
-    "size_multiple": None,
-    "fixed_size": None,
-}
+SPEC = ArchitectureSpec(
+    arch="patchgan",
+    title="PatchGAN discriminator",
+    tasks=(),  # training only
+    file_names=("latest_net_D.pth", "*_net_D.pth", "latest_net_D_A.pth", "latest_net_D_B.pth"),
+    exports_onnx=False,
+)
 
 NetD = Literal["n_layers", "pixel"]
 
@@ -125,6 +132,26 @@ def build(config: Config) -> nn.Module:
     if config.netD == "pixel":
         return PixelDiscriminator(config.input_nc, config.ndf, norm_layer=norm_layer)
     return NLayerDiscriminator(config.input_nc, config.ndf, config.n_layers, norm_layer=norm_layer)
+
+
+def inference_networks(module: nn.Module, role: str = "D") -> dict[str, nn.Module]:
+    """The discriminator under its file's role (training uses it; no task runs it)."""
+    return {role: module}
+
+
+def init_weights(module: nn.Module) -> None:
+    """junyanz's ``init_weights(net, 'normal', 0.02)``."""
+    init_normal(module, 0.02)
+
+
+def describe(config: Config | Mapping) -> ModelInfo:
+    """Fed the same tensors as the generators (-1..1); its output is a map of logits, not an image."""
+    return ModelInfo(
+        tasks=SPEC.tasks,
+        pipeline="",
+        preprocessing={"input_range": [-1.0, 1.0], "output_range": None, "output_rounding": None,
+                       "size_multiple": None, "fixed_size": None},
+    )
 
 
 _KEY = re.compile(r"^(model|net)\.\d+\.(weight|bias|running_mean|running_var|num_batches_tracked)$")

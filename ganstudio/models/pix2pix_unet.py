@@ -30,23 +30,28 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from ganstudio.checkpoints import add_missing_batch_counts, drop_unowned_norm_statistics, strip_prefixes
 from ganstudio.errors import CheckpointError
-from ganstudio.models.layers import Norm, convs_have_bias, get_norm_layer, infer_norm
+from ganstudio.models.keys import (
+    add_missing_batch_counts,
+    drop_unowned_norm_statistics,
+    strip_prefixes,
+)
+from ganstudio.models.layers import (
+    Norm,
+    convs_have_bias,
+    get_norm_layer,
+    infer_norm,
+    init_normal,
+)
+from ganstudio.models.spec import ArchitectureSpec, ModelInfo, config_from
 
-ARCH = "pix2pix_unet"
-TASKS = ("translate",)
-CONTAINER = False
-PREPROCESSING = {
-    # test.py: ToTensor + Normalize(0.5, 0.5); util.tensor2im: (x + 1) / 2 * 255 then astype(uint8).
-    "input_range": [-1.0, 1.0],
-    "output_range": [-1.0, 1.0],
-    "output_rounding": "truncate",
-    # 2**num_downs; 256 is unet_256's value. The tasks call size_multiple(config) for the real one.
-    "size_multiple": 256,
-    "fixed_size": None,
-}
-
+SPEC = ArchitectureSpec(
+    arch="pix2pix_unet",
+    title="pix2pix U-Net",
+    tasks=("translate",),
+    file_names=("latest_net_G.pth", "*_net_G.pth"),
+    training_kind="pix2pix",
+)
 
 
 class UnetSkipConnectionBlock(nn.Module):
@@ -166,6 +171,28 @@ def build(config: Config) -> nn.Module:
         config.ngf,
         norm_layer=get_norm_layer(config.norm),
         use_dropout=config.use_dropout,
+    )
+
+
+def inference_networks(module: nn.Module, role: str = "G") -> dict[str, nn.Module]:
+    """The generator under its file's role, in eval mode (``set_paper_test_mode`` gives the paper's test mode)."""
+    return {role: module}
+
+
+def init_weights(module: nn.Module) -> None:
+    """junyanz's ``init_weights(net, 'normal', 0.02)``, as pix2pix trains."""
+    init_normal(module, 0.02)
+
+
+def describe(config: Config | Mapping) -> ModelInfo:
+    """test.py's conventions: -1..1 in, (x + 1) / 2 * 255 cast to uint8 out (truncation); sides a multiple of 2**num_downs."""
+    config = config_from(Config, config)
+    return ModelInfo(
+        tasks=SPEC.tasks,
+        pipeline="image",
+        preprocessing={"input_range": [-1.0, 1.0], "output_range": [-1.0, 1.0], "output_rounding": "truncate",
+                       "size_multiple": size_multiple(config), "fixed_size": None},
+        native_size=size_multiple(config),
     )
 
 

@@ -30,21 +30,17 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from ganstudio.checkpoints import strip_prefixes
 from ganstudio.errors import CheckpointError
+from ganstudio.models.keys import strip_prefixes
+from ganstudio.models.spec import ArchitectureSpec, ModelInfo, config_from
 
-ARCH = "stargan"
-TASKS = ("edit",)
-CONTAINER = False
-PREPROCESSING = {
-    # solver: ToTensor + Normalize(mean=0.5, std=0.5); test writes denorm(x) with save_image (rounds).
-    "input_range": [-1.0, 1.0],
-    "output_range": [-1.0, 1.0],
-    "output_rounding": "round",
-    # Two stride-2 convs down, two stride-2 transposed convs up.
-    "size_multiple": 4,
-    "fixed_size": None,
-}
+SPEC = ArchitectureSpec(
+    arch="stargan",
+    title="StarGAN",
+    tasks=("edit",),
+    file_names=("*-G.ckpt",),
+    training_kind="stargan",
+)
 
 # The CelebA attributes of the released model (main.py --selected_attrs), in label order.
 DEFAULT_ATTRIBUTES = ("Black_Hair", "Blond_Hair", "Brown_Hair", "Male", "Young")
@@ -224,6 +220,34 @@ def prepare_for_inference(model: nn.Module) -> None:
             module.running_mean = None
             module.running_var = None
             module.num_batches_tracked = None
+
+
+def inference_networks(module: nn.Module, role: str = "G") -> dict[str, nn.Module]:
+    """The generator under its file's role, with instance statistics as the official test (``prepare_for_inference``)."""
+    prepare_for_inference(module)
+    return {role: module}
+
+
+def init_weights(module: nn.Module) -> None:
+    """PyTorch's default initialisation: the official code sets none."""
+
+
+def describe(config: Config | Mapping) -> ModelInfo:
+    """The solver's conventions: -1..1 in (Normalize(0.5, 0.5)), denorm and save_image (rounding) out.
+
+    Two stride-2 convs down and two up: sides that are multiples of 4 come back unchanged. A
+    five-attribute model is taken for the CelebA release and gets its attribute names.
+    """
+    config = config_from(Config, config)
+    names = DEFAULT_ATTRIBUTES if config.c_dim == len(DEFAULT_ATTRIBUTES) else tuple(f"attr{i}" for i in range(config.c_dim))
+    return ModelInfo(
+        tasks=SPEC.tasks,
+        pipeline="attributes",
+        preprocessing={"input_range": [-1.0, 1.0], "output_range": [-1.0, 1.0], "output_rounding": "round",
+                       "size_multiple": 4, "fixed_size": None},
+        labels=names,
+        label_kind="attributes",
+    )
 
 
 def example_inputs(

@@ -49,23 +49,20 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ganstudio.checkpoints import strip_prefixes
 from ganstudio.errors import CheckpointError
+from ganstudio.models.keys import strip_prefixes
+from ganstudio.models.spec import ArchitectureSpec, LatentSpec, ModelInfo, config_from
 
-ARCH = "stargan_v2"
-TASKS = ("edit",)
-CONTAINER = True
-PREPROCESSING = {
-    # Official: Resize(img_size), ToTensor, Normalize(0.5, 0.5); outputs denormalised, clamped,
-    # written with save_image (rounds).
-    "input_range": [-1.0, 1.0],
-    "output_range": [-1.0, 1.0],
-    "output_rounding": "round",
-    # Official defaults (img_size 256, w_hpf 0): 4 downsampling blocks. See size_multiple(config).
-    "size_multiple": 16,
-    # The style encoder's last 4x4 conv only fits img_size inputs, and the models are trained there.
-    "fixed_size": 256,
-}
+SPEC = ArchitectureSpec(
+    arch="stargan_v2",
+    title="StarGAN v2",
+    tasks=("edit",),
+    container=True,
+    networks=("generator", "mapping_network", "style_encoder"),
+    file_names=("*_nets_ema.ckpt", "*_nets.ckpt"),
+    folder_layouts=({"G": ("*_nets_ema.ckpt",)},),
+    training_kind="stargan_v2",
+)
 
 
 # ----------------------------------------------------------------------------- building blocks
@@ -428,7 +425,7 @@ def size_multiple(config: Config) -> int:
     return 2 ** _num_downsamplings(config.img_size, config.w_hpf)
 
 
-_NETWORKS = ("generator", "mapping_network", "style_encoder")
+_NETWORKS = SPEC.networks
 # One key each network always has, to say which one a file lacks.
 _FIRST_KEYS = {
     "generator": "from_rgb.weight",
@@ -539,9 +536,35 @@ def build(config: Config) -> nn.Module:
     return StarGANv2(config)
 
 
-def networks(model: nn.Module) -> dict[str, nn.Module]:
+def inference_networks(model: nn.Module, role: str = "G") -> dict[str, nn.Module]:
     """Entry points: ``generator(x, s)``, ``mapping_network(z, y)``, ``style_encoder(x_ref, y)`` (``y`` int64)."""
     return {name: getattr(model, name) for name in _NETWORKS}
+
+
+def init_weights(module: nn.Module) -> None:
+    """The official ``he_init``: Kaiming normal (fan in, ReLU gain) for conv and linear weights, zero biases."""
+    for layer in module.modules():
+        if isinstance(layer, (nn.Conv2d, nn.Linear)):
+            nn.init.kaiming_normal_(layer.weight, mode="fan_in", nonlinearity="relu")
+            if layer.bias is not None:
+                nn.init.zeros_(layer.bias)
+
+
+def describe(config: Config | Mapping) -> ModelInfo:
+    """Official conventions: Resize(img_size), Normalize(0.5, 0.5); outputs denormalised, clamped and written
+    with save_image (rounding). The style encoder's last 4x4 conv only fits ``img_size`` inputs, and the models
+    are trained there. A seed's style comes from z ~ N(0, 1) of ``latent_dim`` through the mapping network."""
+    config = config_from(Config, config)
+    return ModelInfo(
+        tasks=SPEC.tasks,
+        pipeline="domains",
+        preprocessing={"input_range": [-1.0, 1.0], "output_range": [-1.0, 1.0], "output_rounding": "round",
+                       "size_multiple": size_multiple(config), "fixed_size": fixed_size(config)},
+        labels=tuple(f"domain{i}" for i in range(config.num_domains)),
+        label_kind="domains",
+        latent=LatentSpec(size=config.latent_dim, shape="flat", num_classes=config.num_domains),
+        native_size=config.img_size,
+    )
 
 
 def example_inputs(

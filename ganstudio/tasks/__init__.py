@@ -6,7 +6,7 @@ through the registry's backends on numpy arrays.
 
 from __future__ import annotations
 
-from ganstudio.tasks.edit import edit_attributes, edit_domain, domain_grid
+from ganstudio.tasks.edit import domain_grid, edit_attributes, edit_domain
 from ganstudio.tasks.generate import GenerationResult, generate
 from ganstudio.tasks.interpolate import InterpolationResult, interpolate
 from ganstudio.tasks.stylize import stylize

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 from PIL import Image
@@ -11,7 +12,7 @@ from ganstudio import images
 from ganstudio.errors import GanStudioError, WrongTaskError
 from ganstudio.registry import LoadedModel
 from ganstudio.tasks.common import finish_image, prepare_image
-from ganstudio.tasks.generate import random_seed
+from ganstudio.tasks.generate import check_seed, random_seed
 
 
 def attribute_vector(model: LoadedModel, attributes: Mapping[str | int, float] | Sequence[float]) -> np.ndarray:
@@ -20,7 +21,7 @@ def attribute_vector(model: LoadedModel, attributes: Mapping[str | int, float] |
     Raises:
         GanStudioError: an unknown attribute name or index, or a list of the wrong length.
     """
-    c_dim = int(model.config["c_dim"])
+    c_dim = len(model.labels)
     vector = np.zeros((1, c_dim), dtype=np.float32)
     if isinstance(attributes, Mapping):
         for key, value in attributes.items():
@@ -57,7 +58,7 @@ def edit_attributes(model: LoadedModel, image: Image.Image, *, attributes: Mappi
     Raises:
         WrongTaskError: the model is not an attribute editor.
     """
-    _require(model, "stargan", "attribute editing (StarGAN v1)")
+    _require(model, "attributes", "attribute editing (StarGAN v1)")
     labels = attribute_vector(model, attributes)
     prepared = prepare_image(model, image, max_side=max_side)
     return finish_image(model, model.network("G")(prepared.array, labels), prepared)
@@ -65,7 +66,7 @@ def edit_attributes(model: LoadedModel, image: Image.Image, *, attributes: Mappi
 
 def domain_index(model: LoadedModel, domain: int | str) -> int:
     """A domain's index from its index or label name."""
-    count = int(model.config["num_domains"])
+    count = len(model.labels)
     if isinstance(domain, str) and domain in model.labels:
         return model.labels.index(domain)
     try:
@@ -77,40 +78,56 @@ def domain_index(model: LoadedModel, domain: int | str) -> int:
     return index
 
 
+@dataclass(frozen=True)
+class DomainEdit:
+    """A StarGAN v2 result and where its style came from: the seed (latent-guided) or None (a reference)."""
+
+    image: Image.Image
+    seed: int | None
+
+
 def style_code(model: LoadedModel, domain: int, *, reference: Image.Image | None = None, seed: int | None = None) -> np.ndarray:
     """A StarGAN v2 style code: from a reference image (style encoder) or a seed (mapping network)."""
     y = np.array([domain], dtype=np.int64)
     if reference is not None:
         prepared = prepare_image(model, reference)
         return model.network("style_encoder")(prepared.array, y)
-    z = images.latents_from_seeds([random_seed() if seed is None else seed], int(model.config["latent_dim"]))
+    z = images.latents_from_seeds([random_seed() if seed is None else check_seed(seed)], model.info.latent.size)
     return model.network("mapping_network")(z, y)
 
 
 def edit_domain(model: LoadedModel, image: Image.Image, *, domain: int | str, reference: Image.Image | None = None,
-                seed: int | None = None) -> Image.Image:
+                seed: int | None = None) -> DomainEdit:
     """Move an image to a domain with a StarGAN v2 model, taking the style of ``reference`` or of ``seed``.
 
-    Reference-guided when ``reference`` is given, latent-guided otherwise (a random seed when None).
+    Reference-guided when ``reference`` is given, latent-guided otherwise (a random seed when None,
+    returned with the image: seeds are never hidden).
 
     Raises:
         WrongTaskError: the model is not a StarGAN v2.
     """
-    _require(model, "stargan_v2", "domain editing (StarGAN v2)")
+    _require(model, "domains", "domain editing (StarGAN v2)")
     index = domain_index(model, domain)
+    if reference is None:
+        seed = random_seed() if seed is None else check_seed(seed)
+    else:
+        seed = None
     style = style_code(model, index, reference=reference, seed=seed)
     prepared = prepare_image(model, image)
-    return finish_image(model, model.network("generator")(prepared.array, style), prepared)
+    return DomainEdit(finish_image(model, model.network("generator")(prepared.array, style), prepared), seed)
 
 
 def domain_grid(model: LoadedModel, image: Image.Image, *, reference: Image.Image | None = None,
-                seed: int | None = None) -> list[Image.Image]:
+                seed: int | None = None) -> list[DomainEdit]:
     """The image in every domain of a StarGAN v2 model (same reference or seed for each)."""
     seed = random_seed() if seed is None and reference is None else seed
-    return [edit_domain(model, image, domain=d, reference=reference, seed=seed) for d in range(int(model.config["num_domains"]))]
+    return [edit_domain(model, image, domain=d, reference=reference, seed=seed) for d in range(len(model.labels))]
 
 
-def _require(model: LoadedModel, arch: str, what: str) -> None:
+def _require(model: LoadedModel, pipeline: str, what: str) -> None:
     model.require_task("edit")
-    if model.arch != arch:
-        raise WrongTaskError(f"model '{model.name}' is a {model.arch} model; {what} needs a {arch} model.")
+    if model.info.pipeline != pipeline:
+        raise WrongTaskError(
+            f"model '{model.name}' ({model.arch}) edits by {model.info.label_kind or model.info.pipeline}; "
+            f"{what} needs a model that edits by {pipeline}."
+        )

@@ -1,7 +1,8 @@
-"""Generate images from seeds with an unconditional (DCGAN) or class-conditional (CGAN) generator."""
+"""Generate images from seeds with any generator whose family describes a latent (``ModelInfo.latent``)."""
 
 from __future__ import annotations
 
+import math
 import secrets
 from dataclasses import dataclass
 
@@ -10,11 +11,14 @@ from PIL import Image
 
 from ganstudio import images
 from ganstudio.errors import GanStudioError, WrongTaskError
+from ganstudio.models.spec import LatentSpec
 from ganstudio.registry import LoadedModel
 from ganstudio.tasks.common import finish_image
 
 MAX_IMAGES = 64
 BATCH_SIZE = 16
+MAX_SEED = 2**32 - 1
+TRUNCATION_RANGE = (0.05, 10.0)  # thresholds below redraw almost every value; above change nothing
 
 
 @dataclass(frozen=True)
@@ -31,6 +35,46 @@ def random_seed() -> int:
     return secrets.randbelow(2**31)
 
 
+def latent_of(model: LoadedModel) -> LatentSpec:
+    """What a seed becomes for this model.
+
+    Raises:
+        WrongTaskError: the model does not generate from a latent.
+    """
+    if model.info.latent is None or model.info.pipeline != "latent":
+        raise WrongTaskError(f"model '{model.name}' ({model.arch}) does not generate images from seeds.")
+    return model.info.latent
+
+
+def check_seed(seed: int, what: str = "seed") -> int:
+    """A seed as an int in 0..MAX_SEED.
+
+    Raises:
+        GanStudioError: not a whole number in range.
+    """
+    whole = isinstance(seed, (int, np.integer)) or (isinstance(seed, float) and math.isfinite(seed) and seed.is_integer())
+    if isinstance(seed, bool) or not whole:
+        raise GanStudioError(f"{what} must be a whole number from 0 to {MAX_SEED}, not {seed!r}.")
+    value = int(seed)
+    if not 0 <= value <= MAX_SEED:
+        raise GanStudioError(f"{what} must be between 0 and {MAX_SEED}, not {value}.")
+    return value
+
+
+def check_truncation(truncation: float | None) -> float | None:
+    """None (off) or a threshold in ``TRUNCATION_RANGE``; 0 also means off.
+
+    Raises:
+        GanStudioError: a threshold outside the range, or not a finite number.
+    """
+    if truncation is None or truncation == 0:
+        return None
+    low, high = TRUNCATION_RANGE
+    if not (isinstance(truncation, (int, float)) and math.isfinite(truncation) and low <= truncation <= high):
+        raise GanStudioError(f"truncation must be 0 (off) or between {low} and {high}, not {truncation!r}.")
+    return float(truncation)
+
+
 def generate(model: LoadedModel, *, seed: int | None = None, num_images: int = 1, label: int | str | None = None,
              truncation: float | None = None) -> GenerationResult:
     """Sample ``num_images`` images; image ``i`` uses seed ``seed + i``.
@@ -38,28 +82,27 @@ def generate(model: LoadedModel, *, seed: int | None = None, num_images: int = 1
     Args:
         seed: the first seed; a random one when None (it is returned).
         label: the class for a conditional model (index or label name); required there, refused elsewhere.
-        truncation: redraw latent values beyond this threshold (lower = safer, less varied); None = off.
+        truncation: redraw latent values beyond this threshold (lower = safer, less varied); None or 0 = off.
 
     Raises:
         WrongTaskError: the model does not generate, or a label is given to an unconditional model.
-        GanStudioError: a bad count, seed or label.
+        GanStudioError: a bad count, seed, truncation or label.
     """
     model.require_task("generate")
-    if not 1 <= num_images <= MAX_IMAGES:
+    latent = latent_of(model)
+    if isinstance(num_images, bool) or not isinstance(num_images, (int, np.integer)) or not 1 <= num_images <= MAX_IMAGES:
         raise GanStudioError(f"number of images must be 1 to {MAX_IMAGES}, not {num_images}.")
-    first = random_seed() if seed is None else int(seed)
-    if not 0 <= first < 2**32:
-        raise GanStudioError(f"seed must be between 0 and {2**32 - 1}, not {first}.")
+    first = random_seed() if seed is None else check_seed(seed)
     seeds = [(first + offset) % 2**32 for offset in range(num_images)]
-    latents = images.latents_from_seeds(seeds, int(model.config["nz"]), truncation=truncation)
+    latents = images.latents_from_seeds(seeds, latent.size, truncation=check_truncation(truncation))
     class_index = resolve_label(model, label)
     return GenerationResult(images=render_latents(model, latents, class_index), seeds=seeds, label=class_index)
 
 
 def resolve_label(model: LoadedModel, label: int | str | None) -> int | None:
     """The class index for a conditional model (None for an unconditional one)."""
-    conditional = "num_classes" in model.config
-    if not conditional:
+    latent = latent_of(model)
+    if not latent.conditional:
         if label is not None and label != "":
             raise WrongTaskError(f"model '{model.name}' is unconditional; it takes no class label.")
         return None
@@ -71,20 +114,32 @@ def resolve_label(model: LoadedModel, label: int | str | None) -> int | None:
         index = int(label)
     except (TypeError, ValueError):
         raise GanStudioError(f"unknown label {label!r} for '{model.name}'. Choose one of: {', '.join(model.labels)}.") from None
-    if not 0 <= index < int(model.config["num_classes"]):
-        raise GanStudioError(f"label {index} is out of range for '{model.name}' (0..{int(model.config['num_classes']) - 1}).")
+    if not 0 <= index < latent.num_classes:
+        raise GanStudioError(f"label {index} is out of range for '{model.name}' (0..{latent.num_classes - 1}).")
     return index
 
 
 def render_latents(model: LoadedModel, latents: np.ndarray, class_index: int | None = None) -> list[Image.Image]:
-    """Run the generator on N x nz latents in batches and convert each output to an image."""
+    """Run the generator on N x size latents in batches and convert each output to an image."""
+    latent = latent_of(model)
     generator = model.network("G")
     results: list[Image.Image] = []
     for start in range(0, len(latents), BATCH_SIZE):
-        z = latents[start:start + BATCH_SIZE].reshape(-1, latents.shape[1], 1, 1)
+        z = latents[start:start + BATCH_SIZE]
+        if latent.shape == "nchw":
+            z = z.reshape(-1, latents.shape[1], 1, 1)
         if class_index is None:
             output = generator(z)
         else:
-            output = generator(z, np.full((len(z),), class_index, dtype=np.int64))
+            output = generator(z, class_input(latent, class_index, len(z)))
         results.extend(finish_image(model, sample) for sample in output)
     return results
+
+
+def class_input(latent: LatentSpec, class_index: int, count: int) -> np.ndarray:
+    """The class as the generator takes it: int64 indices (N,) or a float32 one-hot (N, num_classes)."""
+    if latent.class_input == "onehot":
+        onehot = np.zeros((count, latent.num_classes), dtype=np.float32)
+        onehot[:, class_index] = 1.0
+        return onehot
+    return np.full((count,), class_index, dtype=np.int64)

@@ -9,7 +9,12 @@ from PIL import Image
 from ganstudio import images
 from ganstudio.errors import GanStudioError
 from ganstudio.registry import LoadedModel
-from ganstudio.tasks.generate import render_latents, resolve_label
+from ganstudio.tasks.generate import (
+    check_seed,
+    latent_of,
+    render_latents,
+    resolve_label,
+)
 
 MAX_STEPS = 120
 
@@ -34,11 +39,15 @@ def interpolate(model: LoadedModel, *, seeds: tuple[int, int], steps: int = 8, m
         GanStudioError: fewer than 2 or more than MAX_STEPS steps, or an unknown mode.
     """
     model.require_task("generate")
-    if not 2 <= steps <= MAX_STEPS:
+    latent = latent_of(model)
+    if isinstance(steps, bool) or not isinstance(steps, int) or not 2 <= steps <= MAX_STEPS:
         raise GanStudioError(f"steps must be 2 to {MAX_STEPS}, not {steps}.")
     if mode not in ("lerp", "slerp"):
         raise GanStudioError(f"mode must be 'lerp' or 'slerp', not {mode!r}.")
-    start, end = images.latents_from_seeds(list(seeds), int(model.config["nz"]))
+    if len(seeds) != 2:
+        raise GanStudioError(f"give two seeds (start and end), not {len(seeds)}.")
+    first, last = check_seed(seeds[0], "start seed"), check_seed(seeds[1], "end seed")
+    start, end = images.latents_from_seeds([first, last], latent.size)
     path = images.interpolate_latents(start, end, steps, mode=mode)
     frames = render_latents(model, path, resolve_label(model, label))
-    return InterpolationResult(frames=frames, seeds=(int(seeds[0]), int(seeds[1])), mode=mode)
+    return InterpolationResult(frames=frames, seeds=(first, last), mode=mode)

@@ -7,21 +7,22 @@ from PIL import Image
 
 from ganstudio import images
 from ganstudio.errors import GanStudioError
+from ganstudio.models.spec import ModelInfo
 from ganstudio.registry import LoadedModel
 from ganstudio.tasks.common import finish_image, prepare_image
 
-MAGENTA_STYLE_SIDE = 256  # the style predictor takes 256x256
-MAGENTA_TRANSFORM_SIDE = 384  # the arbitrary transformer is fixed at 384x384
+# Pipelines that take the style from an image; "style_weights" picks a built-in style; "image" has one style.
+STYLE_IMAGE_PIPELINES = ("feature_blend", "style_vector")
 
 
-def needs_style_image(model: LoadedModel) -> bool:
+def needs_style_image(info: ModelInfo) -> bool:
     """True for arbitrary-style models (a style image is required)."""
-    return model.arch in ("adain", "magenta_arbitrary")
+    return info.pipeline in STYLE_IMAGE_PIPELINES
 
 
-def style_count(model: LoadedModel) -> int:
+def style_count(info: ModelInfo) -> int:
     """How many built-in styles a multi-style network has (0 for the others)."""
-    return int(model.config.get("num_styles", 0)) if model.arch == "magenta_multistyle" else 0
+    return len(info.labels) if info.pipeline == "style_weights" else 0
 
 
 def stylize(model: LoadedModel, content: Image.Image, *, style: Image.Image | None = None, style_index: int | None = None,
@@ -41,32 +42,33 @@ def stylize(model: LoadedModel, content: Image.Image, *, style: Image.Image | No
         GanStudioError: a missing style image, a bad style index or alpha.
     """
     model.require_task("stylize")
-    if not 0.0 <= alpha <= 1.0:
+    if not (isinstance(alpha, (int, float)) and 0.0 <= alpha <= 1.0):
         raise GanStudioError(f"alpha (strength) must be between 0 and 1, not {alpha}.")
-    if needs_style_image(model) and style is None:
+    if needs_style_image(model.info) and style is None:
         raise GanStudioError(f"model '{model.name}' takes its style from an image: give a style image.")
-    if model.arch == "adain":
-        result = _adain(model, content, style, alpha, max_side)
-    elif model.arch == "magenta_arbitrary":
-        result = _magenta_arbitrary(model, content, style, alpha, max_side)
-    elif model.arch == "magenta_multistyle":
-        result = images.blend_images(*_magenta_multistyle(model, content, style_index or 0, max_side), alpha)
+    pipeline = model.info.pipeline
+    if pipeline == "feature_blend":
+        result = _feature_blend(model, content, style, alpha, max_side)
+    elif pipeline == "style_vector":
+        result = _style_vector(model, content, style, alpha, max_side)
+    elif pipeline == "style_weights":
+        result = images.blend_images(*_style_weights(model, content, style_index or 0, max_side), alpha)
     else:
         prepared = prepare_image(model, content, max_side=max_side)
         result = images.blend_images(content, finish_image(model, model.network("G")(prepared.array), prepared), alpha)
     return images.keep_colors(result, content) if preserve_color else result
 
 
-def _adain(model: LoadedModel, content: Image.Image, style: Image.Image, alpha: float, max_side: int | None) -> Image.Image:
+def _feature_blend(model: LoadedModel, content: Image.Image, style: Image.Image, alpha: float, max_side: int | None) -> Image.Image:
     content_array = images.image_to_array(images.fit_within(content, max_side), model.preprocessing["input_range"])
     style_array = images.image_to_array(images.fit_within(style, max_side), model.preprocessing["input_range"])
     output = model.network("style_transfer")(content_array, style_array, np.array([alpha], dtype=np.float32))
     return finish_image(model, output)
 
 
-def _magenta_multistyle(model: LoadedModel, content: Image.Image, style_index: int, max_side: int | None):
-    count = style_count(model)
-    if not 0 <= style_index < count:
+def _style_weights(model: LoadedModel, content: Image.Image, style_index: int, max_side: int | None):
+    count = style_count(model.info)
+    if isinstance(style_index, bool) or not isinstance(style_index, int) or not 0 <= style_index < count:
         raise GanStudioError(f"style index must be 0 to {count - 1}, not {style_index}.")
     fitted = images.fit_within(content, max_side)
     array = images.image_to_array(fitted, (0.0, 1.0))
@@ -79,21 +81,22 @@ def _magenta_multistyle(model: LoadedModel, content: Image.Image, style_index: i
     return fitted, images.array_to_image(output, (0.0, 1.0), "round")
 
 
-def _magenta_style_vector(model: LoadedModel, image: Image.Image) -> np.ndarray:
-    square = images.center_square(image, MAGENTA_STYLE_SIDE)
+def _predict_style(model: LoadedModel, image: Image.Image) -> np.ndarray:
+    square = images.center_square(image, int(model.info.options["style_side"]))
     return model.network("predictor")(images.image_to_array(square, (0.0, 1.0)).transpose(0, 2, 3, 1))
 
 
-def _magenta_arbitrary(model: LoadedModel, content: Image.Image, style: Image.Image, alpha: float,
-                       max_side: int | None) -> Image.Image:
+def _style_vector(model: LoadedModel, content: Image.Image, style: Image.Image, alpha: float,
+                  max_side: int | None) -> Image.Image:
     fitted = images.fit_within(content, max_side)
-    vector = _magenta_style_vector(model, style)
+    vector = _predict_style(model, style)
     if alpha < 1.0:
-        vector = alpha * vector + (1.0 - alpha) * _magenta_style_vector(model, fitted)
-    scale = MAGENTA_TRANSFORM_SIDE / max(fitted.size)
+        vector = alpha * vector + (1.0 - alpha) * _predict_style(model, fitted)
+    side = int(model.info.options["transform_side"])
+    scale = side / max(fitted.size)
     small_size = (max(1, round(fitted.width * scale)), max(1, round(fitted.height * scale)))
     small = images.image_to_array(fitted.resize(small_size, Image.LANCZOS), (0.0, 1.0)).transpose(0, 2, 3, 1)
-    padded = images.pad_reflect(small, height=MAGENTA_TRANSFORM_SIDE, width=MAGENTA_TRANSFORM_SIDE, channels_last=True)
+    padded = images.pad_reflect(small, height=side, width=side, channels_last=True)
     output = model.network("transformer")(padded, vector.astype(np.float32))[:, : small_size[1], : small_size[0], :]
     result = images.array_to_image(output.transpose(0, 3, 1, 2), (0.0, 1.0), "round")
     return images.resize_image(result, fitted.size)

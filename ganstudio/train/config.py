@@ -13,22 +13,13 @@ from pathlib import Path
 from typing import Literal
 
 from ganstudio.errors import GanStudioError
+from ganstudio.files import write_text_atomically
+from ganstudio.train.kinds import KINDS
 
 Kind = Literal["dcgan", "cgan", "pix2pix", "cyclegan", "stargan", "stargan_v2"]
 Loss = Literal["lsgan", "hinge", "bce", "wgan"]
 
-KINDS: tuple[str, ...] = ("dcgan", "cgan", "pix2pix", "cyclegan", "stargan", "stargan_v2")
 LOSSES: tuple[str, ...] = ("lsgan", "hinge", "bce", "wgan")
-
-# The architecture module each kind trains (its generator; discriminators come from the same family).
-ARCH_OF_KIND = {
-    "dcgan": "dcgan",
-    "cgan": "cgan",
-    "pix2pix": "pix2pix_unet",
-    "cyclegan": "cyclegan_resnet",
-    "stargan": "stargan",
-    "stargan_v2": "stargan_v2",
-}
 
 
 class FinetuneConfigError(GanStudioError, ValueError):
@@ -125,8 +116,10 @@ class FinetuneConfig:
 
     @property
     def arch_id(self) -> str:
-        """The architecture module of the generator (``ganstudio.models.<arch_id>``)."""
-        return ARCH_OF_KIND[self.kind]
+        """The architecture module of the generator (``ganstudio.models.<arch_id>``), as the kind's trainer declares it."""
+        from ganstudio.train.kinds import trainer_class
+
+        return trainer_class(self.kind).arch.SPEC.arch
 
     def to_json(self) -> dict:
         """Plain JSON-able data (round-trips through ``from_json``)."""
@@ -155,11 +148,7 @@ class FinetuneConfig:
 
     def save(self, path: str | os.PathLike) -> None:
         """Write as pretty JSON (atomically)."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.tmp")
-        tmp.write_text(json.dumps(self.to_json(), indent=2, sort_keys=True) + "\n", encoding="utf-8")
-        os.replace(tmp, path)
+        write_text_atomically(path, json.dumps(self.to_json(), indent=2, sort_keys=True) + "\n")
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> FinetuneConfig:

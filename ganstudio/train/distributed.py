@@ -1,6 +1,9 @@
 """Data-parallel training over several processes, started by torchrun: NCCL on GPUs, Gloo on CPUs.
 
-    torchrun --nproc_per_node 8 -m ganstudio.train.distributed \\
+The entry point is ``ganstudio.train.torchrun``; this module holds the process-group helpers that
+the training loop calls:
+
+    torchrun --nproc_per_node 8 -m ganstudio.train.torchrun \\
         --config run/config.json --data run/data.npz --workdir run/
 
 Every process holds a full copy of the networks, takes its share of each batch (the batch size in
@@ -21,9 +24,7 @@ SyncBatchNorm would also run its all-reduce while process 0 alone renders sample
 
 from __future__ import annotations
 
-import argparse
 import os
-import sys
 from dataclasses import dataclass
 
 import torch
@@ -140,42 +141,3 @@ def check_same_everywhere(value: int, what: str) -> None:
 def barrier() -> None:
     if current().distributed:
         dist.barrier()
-
-
-def main(argv: list[str] | None = None) -> int:
-    from ganstudio.train.config import FinetuneConfig
-    from ganstudio.train.loop import train
-    from ganstudio.train.uploads import load_training_set
-
-    parser = argparse.ArgumentParser(prog="torchrun ... -m ganstudio.train.distributed", description=__doc__.splitlines()[0])
-    parser.add_argument("--config", required=True, help="a FinetuneConfig as JSON (config.json of a job or bundle run)")
-    parser.add_argument("--data", required=True, help="the training set as .npz (data.npz of a job)")
-    parser.add_argument("--workdir", required=True, help="checkpoints, samples and the exported model")
-    parser.add_argument("--device", choices=["auto", "cuda", "cpu"], default="auto",
-                        help="default: this process's GPU (LOCAL_RANK) when there are GPUs, else the CPU")
-    args = parser.parse_args(argv)
-
-    context, device = setup(args.device)
-    config = FinetuneConfig.load(args.config)
-    if config.batch_size % context.world_size:
-        print(f"error: batch size {config.batch_size} does not split over {context.world_size} processes", file=sys.stderr)
-        return 2
-
-    def report(step: int, total: int, losses: dict, samples) -> None:
-        if step % max(1, total // 20) == 0 or step == total:
-            print(f"step {step}/{total} " + " ".join(f"{k}={v:.3f}" for k, v in losses.items()), flush=True)
-
-    result = train(config, load_training_set(args.data), args.workdir, on_progress=report if context.is_main else None,
-                   device=device)
-    if context.is_main:
-        print(f"done: {result.step} steps on {context.world_size} process(es) ({device.type}, "
-              f"{backend_for(device) if context.distributed else 'no process group'}), {result.wall_time_s:.1f} s -> "
-              + ", ".join(str(path) for path in result.files.values()), flush=True)
-    barrier()
-    if dist.is_initialized():
-        dist.destroy_process_group()
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

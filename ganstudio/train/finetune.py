@@ -9,9 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ganstudio.errors import GanStudioError
-from ganstudio.registry import Registry, resolve_source
-from ganstudio.train.config import KINDS, FinetuneConfig
-from ganstudio.train.jobs import KIND_OF_ARCH
+from ganstudio.models.spec import ModelInfo
+from ganstudio.registry import Registry, entry_info, resolve_source
+from ganstudio.train.config import FinetuneConfig
+from ganstudio.train.kinds import KINDS, check_kind, kind_of_arch, trainer_class
 
 DEFAULT_STEPS = 300
 
@@ -60,10 +61,10 @@ def plan_finetune(registry: Registry, *, base: str | None = None, kind: str | No
         entry = registry.get(base)
         if entry.format == "onnx":
             raise GanStudioError(f"'{base}' exists only as ONNX; fine-tuning needs its PyTorch weights.")
-        if entry.arch not in KIND_OF_ARCH:
+        kind = kind_of_arch(entry.arch)
+        if kind is None:
             raise GanStudioError(f"'{base}' is a {entry.arch} model, which this app cannot train; "
-                                 f"trainable: {', '.join(KIND_OF_ARCH)}.")
-        kind = KIND_OF_ARCH[entry.arch]
+                                 f"trainable kinds: {', '.join(KINDS)}.")
         template = MODELS[entry.name].config if entry.name in MODELS else recipe(kind)
         arch = dict(entry.config) or dict(template.arch)
         init_from = {role: str(resolve_source(source, entry.base_dir)) for role, source in entry.files.items()}
@@ -75,16 +76,16 @@ def plan_finetune(registry: Registry, *, base: str | None = None, kind: str | No
             # Without it, a fresh discriminator: on 40 sevens it gave more sevens and a lower FD (README).
             init_from.update(discriminators)
         class_names = tuple(entry.labels)
-        size = image_size or _native_size(entry.arch, arch, entry.preprocessing) or template.image_size
+        size = image_size or entry_info(entry, arch).native_size or template.image_size
     elif kind:
-        if kind not in KINDS:
-            raise GanStudioError(f"kind must be one of {', '.join(KINDS)}, not {kind!r}.")
+        check_kind(kind)
         template = recipe(kind)
         arch, init_from, class_names, disc = dict(template.arch), {}, (), dict(template.disc)
         size = image_size or template.image_size
     else:
         raise GanStudioError("choose a base model to fine-tune, or a kind of model to train from scratch.")
-    _check_image_size(kind, arch, int(size))
+    info = trainer_class(kind).arch.describe(arch)
+    _check_image_size(kind, info, int(size))
     config = template.with_updates(
         arch=arch, disc=disc, init_from=init_from, steps=int(steps), image_size=int(size), seed=int(seed),
         batch_size=int(batch_size or template.batch_size), lr=float(lr or template.lr),
@@ -92,8 +93,7 @@ def plan_finetune(registry: Registry, *, base: str | None = None, kind: str | No
         ema_decay=template.ema_decay if ema_decay is None else float(ema_decay),
         checkpoint_every=max(1, int(steps) // 10), sample_every=max(1, int(steps) // 20),
     )
-    channels = int(arch.get("nc", 3)) if kind in ("dcgan", "cgan") else 3
-    return FinetunePlan(config=config, channels=channels, class_names=class_names, base=base)
+    return FinetunePlan(config=config, channels=info.channels, class_names=class_names, base=base)
 
 
 def _discriminator_config(paths: list[str]) -> dict | None:
@@ -109,26 +109,11 @@ def _discriminator_config(paths: list[str]) -> dict | None:
     return None
 
 
-def _check_image_size(kind: str, arch: dict, size: int) -> None:
+def _check_image_size(kind: str, info: ModelInfo, size: int) -> None:
     """Refuse, before anything starts, an image size the networks cannot take."""
-    if kind in ("dcgan", "cgan") and "n_layers" in arch:
-        native = 4 * 2 ** (int(arch["n_layers"]) - 1)
-        if size != native:
-            raise GanStudioError(f"this generator makes {native}x{native} images: use image size {native}.")
-    elif kind == "stargan_v2" and "img_size" in arch and size != int(arch["img_size"]):
-        raise GanStudioError(f"this StarGAN v2 works at {arch['img_size']} px: use image size {arch['img_size']}.")
-    else:
-        multiple = 2 ** int(arch.get("num_downs", 2)) if kind == "pix2pix" else 4
-        if size % multiple or size < multiple:
-            raise GanStudioError(f"image size must be a multiple of {multiple} for this {kind} model, not {size}.")
-
-
-def _native_size(arch_id: str, config: dict, preprocessing: dict) -> int | None:
-    """The image size a model was trained at, where it can be known."""
-    if preprocessing.get("fixed_size"):
-        return int(preprocessing["fixed_size"])
-    if arch_id in ("dcgan", "cgan") and "n_layers" in config:
-        return 4 * 2 ** (int(config["n_layers"]) - 1)
-    if arch_id == "stargan_v2" and "img_size" in config:
-        return int(config["img_size"])
-    return None
+    fixed, multiple = info.preprocessing.get("fixed_size"), info.preprocessing.get("size_multiple") or 1
+    if fixed:
+        if size != fixed:
+            raise GanStudioError(f"this {kind} model works at {fixed}x{fixed} px: use image size {fixed}.")
+    elif size % multiple or size < multiple:
+        raise GanStudioError(f"image size must be a multiple of {multiple} for this {kind} model, not {size}.")

@@ -30,18 +30,32 @@ import threading
 import time
 import traceback
 from dataclasses import asdict, dataclass, field, fields
+from enum import StrEnum
 from pathlib import Path
 
 from ganstudio.errors import GanStudioError
+from ganstudio.files import write_text_atomically
 from ganstudio.manifest import ModelEntry
-from ganstudio.registry import Registry, _safe_name, read_manifest
+from ganstudio.registry import Registry, read_manifest, safe_name
 
 logger = logging.getLogger(__name__)
 
-STATES = ("queued", "running", "trained", "done", "failed", "cancelled", "interrupted")
-RESUMABLE = ("failed", "cancelled", "interrupted")
-KIND_OF_ARCH = {"dcgan": "dcgan", "cgan": "cgan", "pix2pix_unet": "pix2pix", "cyclegan_resnet": "cyclegan",
-                "stargan": "stargan", "stargan_v2": "stargan_v2"}
+class JobState(StrEnum):
+    """Where a job is in its life: queued -> running -> trained (exported, not yet registered) -> done,
+    or failed / cancelled / interrupted (the app stopped), which can resume."""
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    TRAINED = "trained"
+    DONE = "done"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+    INTERRUPTED = "interrupted"
+
+
+RESUMABLE = (JobState.FAILED, JobState.CANCELLED, JobState.INTERRUPTED)
+FINISHED = (JobState.DONE, *RESUMABLE)
+ACTIVE = (JobState.QUEUED, JobState.RUNNING, JobState.TRAINED)
 STATUS_INTERVAL_S = 0.5
 JOB_ID = re.compile(r"\d{8}-\d{6}-[0-9a-f]{4}")
 
@@ -53,7 +67,7 @@ class JobStatus:
     id: str
     name: str
     kind: str
-    state: str = "queued"
+    state: JobState = JobState.QUEUED
     step: int = 0
     total: int = 0
     resumed_from: int = 0
@@ -70,19 +84,21 @@ class JobStatus:
 
     @property
     def finished(self) -> bool:
-        return self.state in ("done", "failed", "cancelled", "interrupted")
+        return self.state in FINISHED
 
     def describe(self) -> str:
         progress = f"{self.step}/{self.total}" if self.total else ""
-        eta = f", about {_duration(self.eta_s)} left" if self.state == "running" and self.eta_s is not None else ""
-        place = f" on {self.device}" if self.device and self.state == "running" else ""
+        eta = f", about {_duration(self.eta_s)} left" if self.state == JobState.RUNNING and self.eta_s is not None else ""
+        place = f" on {self.device}" if self.device and self.state == JobState.RUNNING else ""
         text = f"{self.name} [{self.kind}] {self.state}{place} {progress}{eta}"
         return text + (f": {self.message}" if self.message else "")
 
     @classmethod
     def from_json(cls, data: dict) -> JobStatus:
         known = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in known})
+        values = {k: v for k, v in data.items() if k in known}
+        values["state"] = JobState(values.get("state", JobState.QUEUED))
+        return cls(**values)
 
 
 def _duration(seconds: float) -> str:
@@ -96,9 +112,7 @@ def _write_status(folder: Path, status: JobStatus) -> None:
 
 
 def _write_json(path: Path, data: dict) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(data, indent=1), encoding="utf-8")
-    os.replace(tmp, path)
+    write_text_atomically(path, json.dumps(data, indent=1))
 
 
 class JobManager:
@@ -129,12 +143,12 @@ class JobManager:
         """
         from ganstudio.train.uploads import check_disk_space, save_training_set
 
-        name = _safe_name(name)
+        name = safe_name(name)
         if device not in ("auto", "cuda", "cpu"):
             raise GanStudioError(f"device {device!r} is not one of auto, cuda, cpu.")
         self._check_name(name, overwrite=overwrite)
         self.registry.check_room_for(name)  # now, not after the training
-        active = [job for job in self.jobs() if job.name == name and job.state in ("queued", "running", "trained")]
+        active = [job for job in self.jobs() if job.name == name and job.state in ACTIVE]
         if active:
             raise GanStudioError(f"job {active[0].id} will already register '{name}'; choose another name or cancel it.")
         data_bytes = sum(getattr(array, "nbytes", 0) for array in data.values())
@@ -157,10 +171,10 @@ class JobManager:
         """Stop a job: a queued one is dropped from the queue, a running one checkpoints and stops."""
         with self._lock:
             status = self.status(job_id)
-            if status.state == "queued":
-                status.state, status.message = "cancelled", "cancelled before it started"
+            if status.state == JobState.QUEUED:
+                status.state, status.message = JobState.CANCELLED, "cancelled before it started"
                 self._save(status)
-            elif status.state == "running":
+            elif status.state == JobState.RUNNING:
                 (self.root / job_id / "cancel").touch()
             return self.status(job_id)
 
@@ -175,7 +189,7 @@ class JobManager:
             if status.state not in RESUMABLE:
                 raise GanStudioError(f"job {job_id} is {status.state}; only {', '.join(RESUMABLE)} jobs can be resumed.")
             (self.root / job_id / "cancel").unlink(missing_ok=True)
-            status.state, status.message, status.pid = "queued", f"resuming from step {checkpoint_step(self.root / job_id)}", None
+            status.state, status.message, status.pid = JobState.QUEUED, f"resuming from step {checkpoint_step(self.root / job_id)}", None
             self._save(status)
         self._wake.set()
         return status
@@ -255,7 +269,7 @@ class JobManager:
             self._wake.clear()
             lock = _try_lock(self.root / ".scheduler.lock")
         while not self._stop.is_set():
-            queued = [status for status in self.jobs() if status.state == "queued"]
+            queued = [status for status in self.jobs() if status.state == JobState.QUEUED]
             if not queued:
                 self._wake.wait(timeout=1.0)
                 self._wake.clear()
@@ -268,7 +282,7 @@ class JobManager:
     def _run(self, status: JobStatus) -> None:
         folder = self.root / status.id
         with self._lock:
-            status.state, status.message, status.updated = "running", "starting", time.time()
+            status.state, status.message, status.updated = JobState.RUNNING, "starting", time.time()
             self._save(status)
             log = open(folder / "log.txt", "ab")  # noqa: SIM115 - closed below, after the worker
             self._process = subprocess.Popen([sys.executable, "-m", "ganstudio.train.jobs", str(folder)],
@@ -284,16 +298,17 @@ class JobManager:
         with self._lock:
             status = self.status(job_id)
             status.pid = None
-            if status.state == "trained":
+            if status.state == JobState.TRAINED:
                 try:
                     entry = self._register(job_id)
-                    status.state, status.model = "done", entry.name
+                    status.state, status.model = JobState.DONE, entry.name
                     status.message = f"registered as '{entry.name}': pick it in the other tabs"
                 except GanStudioError as error:
-                    status.state, status.message = "failed", f"training finished but the model was not registered: {error}"
-            elif status.state in ("running", "queued"):
+                    status.state, status.message = JobState.FAILED, f"training finished but the model was not registered: {error}"
+            elif status.state == JobState.RUNNING:
+                # (a job already QUEUED again was resumed after its worker wrote its last status: leave it queued)
                 step = checkpoint_step(self.root / job_id)
-                status.state = "interrupted"
+                status.state = JobState.INTERRUPTED
                 status.message = (f"the worker stopped unexpectedly (exit code {exit_code}); resume to continue from "
                                   f"the checkpoint at step {step}")
             status.updated = time.time()
@@ -323,7 +338,7 @@ class JobManager:
 
         arch = get_architecture(result["arch"])
         entry = ModelEntry(
-            name=name, arch=result["arch"], tasks=tuple(base.tasks if base else arch.TASKS), format="safetensors",
+            name=name, arch=result["arch"], tasks=tuple(base.tasks if base else arch.SPEC.tasks), format="safetensors",
             files=files, training_files=training_files, config=result["model_config"],
             preprocessing=dict(base.preprocessing) if base else {},
             labels=tuple(request.get("data", {}).get("classes") or (base.labels if base else ())),
@@ -346,13 +361,13 @@ class JobManager:
     def _recover_after_restart(self) -> None:
         # A job left "running" by a previous app process has no worker any more.
         for status in self.jobs():
-            if status.state == "trained":
+            if status.state == JobState.TRAINED:
                 self.finish(status.id)
-            elif status.state == "running" and not _alive(status.pid):
+            elif status.state == JobState.RUNNING and not _alive(status.pid):
                 self._mark_interrupted(status)
 
     def _mark_interrupted(self, status: JobStatus) -> None:
-        status.state = "interrupted"
+        status.state = JobState.INTERRUPTED
         status.message = f"stopped when the app stopped; resume to continue from step {checkpoint_step(self.root / status.id)}"
         status.pid = None
         self._save(status)
@@ -411,7 +426,7 @@ def run_job(folder: str | os.PathLike) -> int:
     folder = Path(folder)
     request = json.loads((folder / "job.json").read_text(encoding="utf-8"))
     status = JobStatus.from_json(json.loads((folder / "status.json").read_text(encoding="utf-8")))
-    status.state, status.pid, status.message = "running", os.getpid(), ""
+    status.state, status.pid, status.message = JobState.RUNNING, os.getpid(), ""
     _write_status(folder, status)
     # leave a core to the studio itself
     torch.set_num_threads(max(1, physical_cores() - 1))
@@ -443,21 +458,23 @@ def run_job(folder: str | os.PathLike) -> int:
         result = train(config, load_training_set(folder / "data.npz"), folder / "work",
                        on_progress=on_progress, should_stop=lambda: (folder / "cancel").exists(), device=device)
         status.step = result.step
+        # train() checkpoints where it stops too (a cancel between two regular checkpoints): say so
+        _write_checkpoint_step(folder, result.step)
         if result.stopped:
-            status.state, status.message = "cancelled", f"stopped at step {result.step}; resume to continue"
+            status.state, status.message = JobState.CANCELLED, f"stopped at step {result.step}; resume to continue"
         else:
             _write_json(folder / "result.json", {"files": {role: str(path) for role, path in result.files.items()},
                                                   "discriminator_files": {name: str(path) for name, path
                                                                           in result.discriminator_files.items()},
                                                   "arch": result.arch, "model_config": result.model_config,
                                                   "step": result.step, "wall_time_s": result.wall_time_s})
-            status.state, status.message = "trained", f"trained {result.step} steps in {_duration(result.wall_time_s)}"
+            status.state, status.message = JobState.TRAINED, f"trained {result.step} steps in {_duration(result.wall_time_s)}"
         return_code = 0
     except GanStudioError as error:
-        status.state, status.message, return_code = "failed", str(error), 1
+        status.state, status.message, return_code = JobState.FAILED, str(error), 1
     except Exception as error:  # report any failure in the UI; the traceback goes to log.txt
         traceback.print_exc()
-        status.state, status.message, return_code = "failed", f"training failed: {type(error).__name__}: {error}", 1
+        status.state, status.message, return_code = JobState.FAILED, f"training failed: {type(error).__name__}: {error}", 1
     finally:
         losses_file.close()
     status.eta_s, status.pid = None, None
@@ -468,14 +485,11 @@ def run_job(folder: str | os.PathLike) -> int:
 def _record_checkpoint_step(folder: Path, step: int, every: int, total: int) -> None:
     # train() writes checkpoint.pt at these steps; keep its step readable without loading torch
     if step % every == 0 or step == total:
-        (folder / "work").mkdir(exist_ok=True)
-        _write_json_text(folder / "work" / "checkpoint_step.txt", str(step))
+        _write_checkpoint_step(folder, step)
 
 
-def _write_json_text(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
+def _write_checkpoint_step(folder: Path, step: int) -> None:
+    write_text_atomically(folder / "work" / "checkpoint_step.txt", str(step))
 
 
 def main() -> int:

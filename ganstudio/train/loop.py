@@ -33,6 +33,7 @@ from pathlib import Path
 import torch
 from PIL import Image
 
+from ganstudio.files import atomic_path
 from ganstudio.train import distributed
 from ganstudio.train.config import FinetuneConfig, FinetuneConfigError
 from ganstudio.train.trainers import TrainData, Trainer, build_trainer
@@ -176,9 +177,8 @@ def save_checkpoint(path: Path, trainer: Trainer, step: int, batches: torch.Gene
     if trainer.device.type == "cuda":
         state["rng"]["cuda"] = torch.cuda.get_rng_state(trainer.device)
     state["config"] = json.dumps(trainer.config.to_json(), sort_keys=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    torch.save(state, tmp)
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        torch.save(state, tmp)
 
 
 def _check_resumable(config: FinetuneConfig, checkpoint: dict, path: Path) -> None:

@@ -20,6 +20,7 @@ from PIL import Image
 
 from ganstudio import images as image_io
 from ganstudio.errors import GanStudioError, ImageError
+from ganstudio.files import atomic_path
 
 MAX_UPLOAD_BYTES = 512 * 2**20  # all files of one training set together, zips uncompressed
 MAX_FILE_BYTES = 64 * 2**20
@@ -180,25 +181,26 @@ def build_training_set(kind: str, *, files: Sequence[str | os.PathLike], files_b
     Raises:
         GanStudioError: too few usable images, or folders that do not match the base model's classes.
     """
+    from ganstudio.train.kinds import data_layout
+
     report = UploadReport()
-    if kind == "dcgan":
+    layout = data_layout(kind)
+    if layout.form == "images":
         arrays, *_ = load_images(files, size, channels=channels, report=report)
         _require(len(arrays), MIN_IMAGES, "images", report)
         return {"images": np.stack(arrays)}, report
-    if kind in ("cgan", "stargan", "stargan_v2"):
-        return _per_class_set(kind, files, size, channels, class_names, report)
-    if kind == "cyclegan":
+    if layout.form == "per_class":
+        return _per_class_set(kind, layout, files, size, channels, class_names, report)
+    if layout.form == "unpaired":
         a_images, *_ = load_images(files, size, report=report)
         b_images, *_ = load_images(files_b, size, report=report)
         _require(len(a_images), MIN_IMAGES, "images in domain A", report)
         _require(len(b_images), MIN_IMAGES, "images in domain B", report)
         return {"A": np.stack(a_images), "B": np.stack(b_images)}, report
-    if kind == "pix2pix":
-        return _paired_set(files, files_b, size, report)
-    raise GanStudioError(f"unknown training kind {kind!r}.")
+    return _paired_set(files, files_b, size, report)
 
 
-def _per_class_set(kind, files, size, channels, class_names, report):
+def _per_class_set(kind, layout, files, size, channels, class_names, report):
     arrays, _, folders, report = load_images(files, size, channels=channels, report=report)
     found = sorted({folder for folder in folders if folder})
     if not found:
@@ -215,10 +217,9 @@ def _per_class_set(kind, files, size, channels, class_names, report):
         _require(int((labels == names.index(name)).sum()), MIN_PER_CLASS, f"images in folder '{name}'", report)
     _require(len(kept), MIN_IMAGES, "images", report)
     report.classes = found
-    if kind == "stargan":
-        return {"images": kept, "attributes": np.eye(len(names), dtype=np.float32)[labels]}, report
-    key = "labels" if kind == "cgan" else "domains"
-    return {"images": kept, key: labels}, report
+    if layout.label_encoding == "onehot":
+        return {"images": kept, layout.label_key: np.eye(len(names), dtype=np.float32)[labels]}, report
+    return {"images": kept, layout.label_key: labels}, report
 
 
 def _paired_set(files, files_b, size, report):
@@ -281,10 +282,8 @@ def save_training_set(data: dict, path: str | os.PathLike) -> Path:
     buffer = io.BytesIO()
     np.savez_compressed(buffer, **data)
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_bytes(buffer.getvalue())
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(buffer.getvalue())
     return path
 
 

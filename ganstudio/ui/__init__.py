@@ -14,7 +14,16 @@ import gradio as gr
 
 from ganstudio.registry import Registry
 from ganstudio.train.jobs import JobManager
-from ganstudio.ui import common, edit, finetune, generate, interpolate, models, stylize, translate
+from ganstudio.ui import (
+    common,
+    edit,
+    finetune,
+    generate,
+    interpolate,
+    models,
+    stylize,
+    translate,
+)
 
 TITLE = "GAN Studio"
 DEFAULT_CONCURRENCY = int(os.environ.get("GANSTUDIO_CONCURRENCY", "2"))  # networks running at once, all tabs together

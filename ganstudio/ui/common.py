@@ -22,9 +22,15 @@ import gradio as gr
 from PIL import Image
 
 from ganstudio import images
-from ganstudio.errors import GanStudioError, ImageError, ModelNotFoundError, WrongTaskError
+from ganstudio.errors import (
+    GanStudioError,
+    ImageError,
+    ModelNotFoundError,
+    WrongTaskError,
+)
 from ganstudio.manifest import ModelEntry
-from ganstudio.registry import LoadedModel, Registry, default_labels
+from ganstudio.registry import LoadedModel, Registry
+from ganstudio.serving import load_model as load_on_backend
 from ganstudio.ui.components import ImageInput
 
 logger = logging.getLogger("ganstudio.ui")
@@ -132,18 +138,14 @@ def load_model(registry: Registry, name: str | None, task: str | None, backends:
     if progress is not None and entry.name not in registry.loaded_names():
         exporting = backend == "onnx" and entry.format != "onnx"
         progress(0.05, desc=f"Exporting {entry.name} to ONNX (first time only)…" if exporting else f"Loading {entry.name}…")
-    return registry.load(entry.name, backend=backend)
+    return load_on_backend(registry, entry.name, backend=backend)
 
 
 def model_labels(registry: Registry, name: str | None) -> tuple[str, ...]:
     """Class, attribute or domain names of a model, from its entry (no load) when it has them."""
     if not name or name not in registry.names():
         return ()
-    entry = registry.get(name)
-    labels = entry.labels or default_labels(entry.arch, entry.config)
-    if not labels and entry.arch in ("cgan", "stargan", "stargan_v2"):
-        labels = registry.load(entry.name).labels  # a manifest entry without labels or config
-    return tuple(labels)
+    return registry.info(name).labels
 
 
 def describe_run(model: LoadedModel, started: float, detail: str = "") -> str:

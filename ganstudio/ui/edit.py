@@ -111,7 +111,7 @@ def build_tab(registry: Registry, backends: gr.State) -> dict[str, gr.components
         reference, seed = _style_source(guidance, reference, seed)
         model = common.load_model(registry, model_name, "edit", backends, progress)
         progress(0.3, desc=f"Transferring to {domain}…")
-        result = edit_domain(model, image, domain=domain, reference=reference, seed=seed)
+        result = edit_domain(model, image, domain=domain, reference=reference, seed=seed).image
         style = "reference image" if reference is not None else f"seed {seed}"
         return finish(model, image, result, started, f"{domain}, style of {style}")
 
@@ -132,7 +132,7 @@ def build_tab(registry: Registry, backends: gr.State) -> dict[str, gr.components
         reference, seed = _style_source(guidance, reference, seed)
         model = common.load_model(registry, model_name, "edit", backends, progress)
         progress(0.3, desc="Rendering every domain…")
-        results = domain_grid(model, image, reference=reference, seed=seed)
+        results = [edited.image for edited in domain_grid(model, image, reference=reference, seed=seed)]
         folder = common.output_folder()
         shown = [(common.shown_png(image, folder, "source"), "source")]
         shown += [(common.shown_png(picture, folder, f"domain{index}"), name)
@@ -158,7 +158,8 @@ def _options(registry: Registry, entry: ModelEntry | None) -> dict:
     """Which controls a model needs: v1 (attributes) or v2 (domains), and its label names."""
     if entry is None:
         return {"v1": False, "v2": False, "labels": []}
-    return {"v1": entry.arch == "stargan", "v2": entry.arch == "stargan_v2",
+    pipeline = registry.info(entry).pipeline
+    return {"v1": pipeline == "attributes", "v2": pipeline == "domains",
             "labels": list(common.model_labels(registry, entry.name))}
 
 

@@ -18,9 +18,9 @@ import pandas as pd
 from ganstudio import images
 from ganstudio.errors import GanStudioError
 from ganstudio.registry import Registry
-from ganstudio.train.config import KINDS
 from ganstudio.train.finetune import FinetunePlan, plan_finetune
-from ganstudio.train.jobs import KIND_OF_ARCH, RESUMABLE, JobManager, JobStatus
+from ganstudio.train.jobs import RESUMABLE, JobManager, JobStatus
+from ganstudio.train.kinds import KINDS, data_layout, kind_of_arch
 from ganstudio.train.uploads import MIN_IMAGES, MIN_PER_CLASS, build_training_set
 from ganstudio.ui import common
 
@@ -30,8 +30,6 @@ MAX_PLOT_STEPS = 400  # longer loss histories are thinned for the plot
 UPLOAD_TYPES = ["image", ".zip"]
 HEADERS = ["Job", "Name", "Kind", "State", "Step", "ETA", "Message"]
 WIDTHS = ["15%", "13%", "9%", "10%", "8%", "9%", "36%"]
-PER_CLASS = ("cgan", "stargan", "stargan_v2")
-FOLDER_OF = {"cgan": ("class", "classes"), "stargan": ("attribute", "attributes"), "stargan_v2": ("domain", "domains")}
 TABS_OF_TASK = {task: [tab] for task, tab in common.TASK_TABS.items()} | {"generate": ["Generate", "Interpolate"]}
 STATE_ICONS = {"queued": "⏳", "running": "🏃", "trained": "📦", "done": "✅", "failed": "❌", "cancelled": "⏹",
                "interrupted": "⏸"}
@@ -279,7 +277,7 @@ def poll_changes(registry: Registry, jobs: JobManager, job_id: str | None, seen:
 
 def base_choices(registry: Registry) -> list[str]:
     """Every model this app can train further (built-in or imported, PyTorch weights), then "new <kind>"."""
-    trainable = [entry.name for entry in registry.entries() if entry.arch in KIND_OF_ARCH and entry.format != "onnx"]
+    trainable = [entry.name for entry in registry.entries() if entry.format != "onnx" and kind_of_arch(entry.arch)]
     return trainable + [f"{NEW}{kind}" for kind in KINDS]
 
 
@@ -316,18 +314,19 @@ def _defaults(registry: Registry, base: str | None) -> dict:
 
 def _upload(kind: str, class_names: tuple[str, ...] = ()) -> tuple[dict, dict, str]:
     """Labels and visibility of the two upload widgets for a kind, and what to upload."""
-    if kind in PER_CLASS:
-        folder, folders = FOLDER_OF[kind]
+    layout = data_layout(kind)
+    if layout.form == "per_class":
+        folder, folders = layout.unit, f"{layout.unit}s"
         names = f"Folder names must be its {folders}: {', '.join(class_names)}." if class_names else \
             f"The folder names become the {folders}."
         return ({"label": f"A .zip with one folder of images per {folder}", "visible": True},
                 {"label": "Second set (not used)", "visible": False},
                 f"Upload a zip with a folder per {folder} (at least {MIN_PER_CLASS} images in each). {names}")
-    if kind == "cyclegan":
+    if layout.form == "unpaired":
         return ({"label": "Domain A: images or a .zip", "visible": True},
                 {"label": "Domain B: images or a .zip", "visible": True},
                 f"Two unpaired sets, A and B ({MIN_IMAGES}+ images each): the model learns to turn one into the other.")
-    if kind == "pix2pix":
+    if layout.form == "paired":
         return ({"label": "Pairs side by side (input left, target right), or the inputs", "visible": True},
                 {"label": "Targets, with the same file names as the inputs (empty for side-by-side pairs)",
                  "visible": True},
@@ -346,11 +345,12 @@ def _check_uploads(kind: str, files: list[str] | None, files_b: list[str] | None
     """
     if not files:
         raise GanStudioError(f"upload your training pictures first (at least {MIN_IMAGES}, or a .zip).")
-    if kind == "cyclegan" and not files_b:
-        raise GanStudioError("a CycleGAN learns from two sets: upload domain B's pictures too.")
+    layout = data_layout(kind)
+    if layout.form == "unpaired" and not files_b:
+        raise GanStudioError(f"a {kind} model learns from two sets: upload domain B's pictures too.")
     # A browser uploads loose files without their folders, so only a zip can carry the classes.
-    if kind in PER_CLASS and not all(Path(path).suffix.lower() == ".zip" for path in files):
-        folder = FOLDER_OF[kind][0]
+    if layout.form == "per_class" and not all(Path(path).suffix.lower() == ".zip" for path in files):
+        folder = layout.unit
         raise GanStudioError(f"a {kind} model learns from a folder of images per {folder}: upload one .zip "
                              f"with a folder per {folder} (a browser upload loses folders).")
 

@@ -77,7 +77,7 @@ def build_tab(registry: Registry, backends: gr.State) -> dict[str, gr.components
         model = common.load_model(registry, model_name, "generate", backends, progress)
         progress(0.3, desc=f"Generating {int(num_images)} image(s)…")
         result = generate(model, seed=None if seed is None else int(seed), num_images=int(num_images),
-                          label=label if "num_classes" in model.config else None,
+                          label=label if model.info.label_kind == "classes" else None,
                           truncation=truncation or None)
         folder = common.output_folder()
         files = [common.save_png(image, folder, f"{model.name}-seed{s}") for image, s in zip(result.images, result.seeds)]
@@ -107,7 +107,7 @@ def build_tab(registry: Registry, backends: gr.State) -> dict[str, gr.components
 def label_options(registry: Registry, name: str | None, current: str | None) -> dict:
     """Choices, value and visibility of the class-label dropdown for a model."""
     entry = common.find_entry(registry, name, "generate")
-    labels = list(common.model_labels(registry, name)) if entry is not None and entry.arch == "cgan" else []
+    labels = list(common.model_labels(registry, name)) if entry is not None and registry.info(entry).label_kind == "classes" else []
     value = current if current in labels else (labels[0] if labels else None)
     return {"choices": labels, "value": value, "visible": bool(labels)}
 

@@ -73,7 +73,7 @@ def build_tab(registry: Registry, backends: gr.State) -> dict[str, gr.components
         model = common.load_model(registry, model_name, "generate", backends, progress)
         progress(0.3, desc=f"Rendering {int(steps)} frames…")
         result = interpolate(model, seeds=(int(seed_a), int(seed_b)), steps=int(steps), mode=mode,
-                             label=label if "num_classes" in model.config else None)
+                             label=label if model.info.label_kind == "classes" else None)
         folder = common.output_folder()
         name = f"{model.name}-{result.seeds[0]}-to-{result.seeds[1]}-{mode}"
         original = images.save_animation(result.frames, folder / f"{name}.gif", duration_ms=int(frame_ms))

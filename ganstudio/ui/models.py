@@ -11,6 +11,7 @@ import gradio as gr
 from ganstudio.errors import GanStudioError, ModelNotFoundError
 from ganstudio.manifest import ModelEntry
 from ganstudio.registry import Registry, resolve_source
+from ganstudio.serving import load_model
 from ganstudio.ui import common
 
 HEADERS = ["Name", "Tasks", "Architecture", "Format", "Runtime", "Device", "Size", "Source", "Loaded"]
@@ -119,7 +120,7 @@ def build_tab(registry: Registry, backends: gr.State, *, tab: gr.Tab) -> dict[st
         if entry.format == "onnx":
             raise GanStudioError(f"'{entry.name}' is already an ONNX model.")
         progress(0.1, desc=f"Exporting {entry.name} to ONNX and checking it against PyTorch…")
-        model = registry.load(entry.name, backend="onnx")
+        model = load_model(registry, entry.name, backend="onnx")
         folder = Path(model.entry.base_dir)
         archive = shutil.make_archive(str(common.output_folder() / f"{entry.name}-onnx"), "zip", root_dir=folder)
         parity = model.entry.metrics.get("onnx_parity_max_abs_diff", {})

@@ -14,12 +14,11 @@ from ganstudio.ui import common
 from ganstudio.ui.examples import example, preview_image
 
 
-
 def build_tab(registry: Registry, backends: gr.State) -> dict[str, gr.components.Component]:
     """Lay out the Style transfer tab and wire its events; returns the parts other tabs link to."""
     names = registry.names("stylize")
     first = common.find_entry(registry, names[0] if names else None, "stylize")
-    most_styles = max([_styles(registry.get(name)) for name in names] + [2])
+    most_styles = max([_styles(registry, registry.get(name)) for name in names] + [2])
     previews: dict[tuple[str, str], list[tuple[Image.Image, str]]] = {}  # built-in style thumbnails, made once
     # -- layout
     with gr.Row(equal_height=False):
@@ -28,9 +27,9 @@ def build_tab(registry: Registry, backends: gr.State) -> dict[str, gr.components
             about = gr.Markdown(common.describe_entry(first), elem_classes=["model-about"])
             with gr.Row(equal_height=True):
                 content = common.image_input("Content image", height=240, min_width=200, elem_id="stylize-content")
-                style = common.image_input("Style image", height=240, min_width=200, visible=_takes_image(first),
+                style = common.image_input("Style image", height=240, min_width=200, visible=_takes_image(registry, first),
                                            elem_id="stylize-style")
-            with gr.Group(visible=_styles(first) > 0) as builtin:
+            with gr.Group(visible=_styles(registry, first) > 0) as builtin:
                 style_index = gr.Slider(0, most_styles - 1, value=0, step=1, label="Built-in style",
                                         info="Or click a style in the gallery")
                 style_gallery = gr.Gallery(label="Built-in styles", columns=6, height=260, allow_preview=False,
@@ -51,8 +50,8 @@ def build_tab(registry: Registry, backends: gr.State) -> dict[str, gr.components
         for content_path, style_path, index in ((example("cat"), example("cells"), 3),
                                                 (example("rocket"), example("hubble"), 11)):
             if content_path:
-                style_path = style_path if _takes_image(entry) else None
-                rows.append([name, content_path, style_path, index if _styles(entry) > index else 0])
+                style_path = style_path if _takes_image(registry, entry) else None
+                rows.append([name, content_path, style_path, index if _styles(registry, entry) > index else 0])
     if rows:
         gr.Examples(rows, [model, content, style, style_index], label="Examples: built-in models, scikit-image pictures")
 
@@ -61,8 +60,8 @@ def build_tab(registry: Registry, backends: gr.State) -> dict[str, gr.components
     def model_options(model_name: str | None):
         """Style-image input or built-in styles, as the model needs."""
         entry = common.find_entry(registry, model_name, "stylize")
-        count = _styles(entry)
-        return (gr.Image(visible=_takes_image(entry)), gr.Group(visible=count > 0),
+        count = _styles(registry, entry)
+        return (gr.Image(visible=_takes_image(registry, entry)), gr.Group(visible=count > 0),
                 gr.Slider(maximum=max(count - 1, 1), value=0), gr.Gallery(value=None), common.describe_entry(entry))
 
     @common.user_errors
@@ -77,13 +76,13 @@ def build_tab(registry: Registry, backends: gr.State) -> dict[str, gr.components
         if key not in previews:
             thumbnail = preview_image()
             previews[key] = [(stylize(model, thumbnail, style_index=index), str(index))
-                             for index in progress.tqdm(range(style_count(model)), desc="Painting the styles")]
+                             for index in progress.tqdm(range(style_count(model.info)), desc="Painting the styles")]
         folder = common.output_folder()
         return [(common.save_png(picture, folder, f"style{index}"), index) for picture, index in previews[key]]
 
     def previews_on_change(model_name: str, backends: dict, progress=gr.Progress()):
         """The built-in styles, as soon as a multi-style model is picked."""
-        if _styles(common.find_entry(registry, model_name, "stylize")) == 0:
+        if _styles(registry, common.find_entry(registry, model_name, "stylize")) == 0:
             return gr.skip()
         return style_previews(model_name, backends, progress)
 
@@ -106,11 +105,11 @@ def build_tab(registry: Registry, backends: gr.State) -> dict[str, gr.components
         started = time.perf_counter()
         model = common.load_model(registry, model_name, "stylize", backends, progress)
         progress(0.3, desc="Stylizing…")
-        takes_image = needs_style_image(model)
+        takes_image = needs_style_image(model.info)
         output = stylize(model, content, style=style if takes_image else None,
-                         style_index=int(style_index or 0) if style_count(model) else None,
+                         style_index=int(style_index or 0) if style_count(model.info) else None,
                          alpha=float(alpha), preserve_color=bool(preserve_color), max_side=int(max_side))
-        source = "style image" if takes_image else (f"style {int(style_index or 0)}" if style_count(model) else "its style")
+        source = "style image" if takes_image else (f"style {int(style_index or 0)}" if style_count(model.info) else "its style")
         path = common.save_png(output, common.output_folder(), f"{model.name}-stylized")
         return path, common.describe_run(model, started, f"{source} · {output.width}×{output.height} px")
 
@@ -131,10 +130,10 @@ def build_tab(registry: Registry, backends: gr.State) -> dict[str, gr.components
     return {"model": model}
 
 
-# The task's helpers read only ``arch`` and ``config``, which a manifest entry has: no load needed to lay out the tab.
-def _takes_image(entry: ModelEntry | None) -> bool:
-    return entry is not None and needs_style_image(entry)
+# The task's helpers read the model's info, which the registry has from the entry: no load needed to lay out the tab.
+def _takes_image(registry: Registry, entry: ModelEntry | None) -> bool:
+    return entry is not None and needs_style_image(registry.info(entry))
 
 
-def _styles(entry: ModelEntry | None) -> int:
-    return style_count(entry) if entry is not None else 0
+def _styles(registry: Registry, entry: ModelEntry | None) -> int:
+    return style_count(registry.info(entry)) if entry is not None else 0

@@ -112,8 +112,10 @@ def test_per_sample_alpha_equals_separate_runs(official):
     content, style = torch.rand(2, 3, 24, 24), torch.rand(2, 3, 32, 24)
     with torch.no_grad():
         both = official(content, style, torch.tensor([0.2, 0.9]))
-        torch.testing.assert_close(both[:1], official(content[:1], style[:1], 0.2), atol=1e-5, rtol=1e-5)
-        torch.testing.assert_close(both[1:], official(content[1:], style[1:], 0.9), atol=1e-5, rtol=1e-5)
+        # a batch of 2 and a batch of 1 may take different convolution kernels: float32 noise of ~1e-5,
+        # so the bound is the conformance tolerance (a wrong per-sample alpha is off by ~1e-1)
+        torch.testing.assert_close(both[:1], official(content[:1], style[:1], 0.2), atol=1e-4, rtol=1e-4)
+        torch.testing.assert_close(both[1:], official(content[1:], style[1:], 0.9), atol=1e-4, rtol=1e-4)
 
 
 @pytest.mark.parametrize("alpha", [1.0, 0.6])
@@ -188,7 +190,7 @@ def test_built_model_round_trips_through_its_state_dict():
 
 def test_networks_exposes_style_transfer_that_takes_the_example_inputs():
     model = arch.build(arch.Config()).eval()
-    entry_points = arch.networks(model)
+    entry_points = arch.inference_networks(model)
     assert list(entry_points) == ["style_transfer"]
     inputs = arch.example_inputs(arch.Config(), "style_transfer", batch=2, size=24)
     assert list(inputs) == ["content", "style", "alpha"]
@@ -227,4 +229,4 @@ def test_strict_load_rejects_an_unexpected_key(raw_files):
     state_dict = arch.normalize_keys(merge_like_registry(raw_files))
     state_dict["decoder.30.weight"] = torch.zeros(3)
     with pytest.raises(CheckpointError, match="decoder.30.weight"):
-        load_state_dict_strictly(arch.build(arch.Config()), state_dict, arch=arch.ARCH)
+        load_state_dict_strictly(arch.build(arch.Config()), state_dict, arch=arch.SPEC.arch)

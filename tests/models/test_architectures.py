@@ -1,11 +1,13 @@
-"""Every architecture in ARCHITECTURES, at a tiny config: config round trip, unique recognition, ONNX parity.
+"""Every architecture in ARCHITECTURES: its spec and protocol; at a tiny config, the config round trip,
+unique recognition and ONNX parity.
 
-A new architecture module is picked up here automatically; it needs one line in TINY_CONFIGS.
+A new architecture module is picked up here automatically; a PyTorch family needs one line in TINY_CONFIGS.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import json
 
 import numpy as np
 import pytest
@@ -14,7 +16,15 @@ import torch
 from ganstudio.checkpoints import write_safetensors
 from ganstudio.export import PARITY_TOLERANCE, export_onnx
 from ganstudio.models import ARCHITECTURES, get_architecture
+from ganstudio.models.spec import (
+    PIPELINES,
+    ArchitectureModule,
+    ModelInfo,
+    TorchArchitecture,
+)
 from ganstudio.registry import Registry
+
+TORCH_ARCHITECTURES = sorted(a for a in ARCHITECTURES if get_architecture(a).SPEC.weights == "torch")
 
 TINY_CONFIGS = {
     "dcgan": {"nz": 8, "ngf": 4, "n_layers": 4},
@@ -39,11 +49,23 @@ def _tiny(arch_id: str):
     return module, config, module.build(config).eval()
 
 
-def test_every_architecture_has_a_tiny_config():
-    assert set(ARCHITECTURES) == set(TINY_CONFIGS)
-
-
 @pytest.mark.parametrize("arch_id", sorted(ARCHITECTURES))
+def test_every_module_declares_its_spec_and_satisfies_the_protocol(arch_id):
+    module = get_architecture(arch_id)
+    assert isinstance(module, ArchitectureModule), f"{module.__name__} lacks SPEC or describe()"
+    assert module.SPEC.arch == arch_id == module.__name__.rpartition(".")[2]
+    if module.SPEC.weights == "torch":
+        assert isinstance(module, TorchArchitecture), f"{module.__name__} lacks a function of TorchArchitecture"
+    info = module.describe({})
+    assert info.tasks == module.SPEC.tasks and info.pipeline in PIPELINES
+    assert ModelInfo.from_json(json.loads(json.dumps(info.to_json()))) == info  # an ONNX export carries it as JSON
+
+
+def test_every_pytorch_architecture_has_a_tiny_config():
+    assert set(TORCH_ARCHITECTURES) == set(TINY_CONFIGS)
+
+
+@pytest.mark.parametrize("arch_id", TORCH_ARCHITECTURES)
 def test_config_is_read_back_from_the_state_dict(arch_id):
     module, config, network = _tiny(arch_id)
     state_dict = module.normalize_keys(network.state_dict())
@@ -51,16 +73,16 @@ def test_config_is_read_back_from_the_state_dict(arch_id):
     assert module.normalize_keys(state_dict).keys() == state_dict.keys()
 
 
-@pytest.mark.parametrize("arch_id", sorted(ARCHITECTURES))
+@pytest.mark.parametrize("arch_id", TORCH_ARCHITECTURES)
 def test_only_its_own_architecture_recognises_a_state_dict(arch_id):
     _, _, network = _tiny(arch_id)
     state_dict = network.state_dict()
-    recognised = [other for other in ARCHITECTURES
+    recognised = [other for other in TORCH_ARCHITECTURES
                   if get_architecture(other).matches(get_architecture(other).normalize_keys(state_dict))]
     assert recognised == [arch_id]
 
 
-@pytest.mark.parametrize("arch_id", sorted(a for a in ARCHITECTURES if get_architecture(a).TASKS))
+@pytest.mark.parametrize("arch_id", [a for a in TORCH_ARCHITECTURES if get_architecture(a).SPEC.exports_onnx])
 def test_onnx_export_matches_pytorch(arch_id, tmp_path):
     module, config, network = _tiny(arch_id)
     path = tmp_path / "model.safetensors"
@@ -73,7 +95,7 @@ def test_onnx_export_matches_pytorch(arch_id, tmp_path):
     onnx_model = registry.load(str(tmp_path / "onnx"), backend="onnx")
     for name in torch_model.networks:
         # a second batch size shows the batch axis is dynamic
-        inputs = module.example_inputs(config, name if module.CONTAINER else "G", batch=3)
+        inputs = module.example_inputs(config, name if module.SPEC.container else "G", batch=3)
         arrays = [tensor.numpy() for tensor in inputs.values()]
         expected = torch_model.network(name)(*arrays)
         assert np.abs(onnx_model.network(name)(*arrays) - expected).max() <= PARITY_TOLERANCE

@@ -48,8 +48,8 @@ def test_tiny_config_round_trips_through_its_state_dict(config):
 
 def test_default_config_makes_32x32_grey_digits():
     config = arch.Config()
-    assert arch.output_size(config) == arch.fixed_size(config) == arch.PREPROCESSING["fixed_size"] == 32
-    assert arch.fixed_size(arch.Config(n_layers=5)) == 64
+    assert arch.output_size(config) == arch.describe(config).preprocessing["fixed_size"] == 32
+    assert arch.describe(arch.Config(n_layers=5)).preprocessing["fixed_size"] == 64
     assert (config.nc, config.num_classes) == (1, 10)
 
 
@@ -129,7 +129,7 @@ def test_strict_load_rejects_a_changed_shape():
     state_dict = dict(tiny_state_dict(config))
     state_dict["main.1.bias"] = torch.zeros(3)
     with pytest.raises(CheckpointError, match="main.1.bias"):
-        load_state_dict_strictly(arch.build(config), state_dict, arch=arch.ARCH)
+        load_state_dict_strictly(arch.build(config), state_dict, arch=arch.SPEC.arch)
 
 
 @pytest.mark.parametrize("config", TINY_CONFIGS[:2], ids=["32x32", "64x64"])

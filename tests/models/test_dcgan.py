@@ -80,7 +80,7 @@ def test_official_64x64_layout_keeps_the_official_key_indices(conformance_dir):
 def test_default_config_is_the_official_64x64_rgb_generator():
     config = arch.Config()
     assert (config.nz, config.ngf, config.nc) == (100, 64, 3)
-    assert arch.output_size(config) == arch.PREPROCESSING["fixed_size"] == 64
+    assert arch.output_size(config) == arch.describe(config).preprocessing["fixed_size"] == 64
 
 
 @pytest.mark.parametrize("config", TINY_CONFIGS, ids=lambda c: f"nz{c.nz}-ngf{c.ngf}-nc{c.nc}-L{c.n_layers}")
@@ -101,7 +101,7 @@ def test_four_layers_make_32x32_images():
     model = arch.build(config).eval()
     with torch.no_grad():
         assert model(torch.randn(1, 8, 1, 1)).shape == (1, 1, 32, 32)
-    assert arch.output_size(config) == arch.fixed_size(config) == 32
+    assert arch.output_size(config) == arch.describe(config).preprocessing["fixed_size"] == 32
 
 
 def test_latent_of_shape_n_nz_gives_the_same_images_as_n_nz_1_1():
@@ -178,7 +178,7 @@ def test_strict_load_rejects_a_changed_shape():
     state_dict = dict(tiny_state_dict(config))
     state_dict["main.4.weight"] = torch.ones(5)
     with pytest.raises(CheckpointError, match="main.4.weight"):
-        load_state_dict_strictly(arch.build(config), state_dict, arch=arch.ARCH)
+        load_state_dict_strictly(arch.build(config), state_dict, arch=arch.SPEC.arch)
 
 
 @pytest.mark.parametrize("config", TINY_CONFIGS[:2], ids=["64x64", "32x32"])

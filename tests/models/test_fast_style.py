@@ -139,4 +139,4 @@ def test_strict_load_rejects_stale_statistics_left_in():
     state_dict = dict(tiny_state_dict(config))
     state_dict["in1.running_mean"] = torch.zeros(4)
     with pytest.raises(CheckpointError, match="in1.running_mean"):
-        load_state_dict_strictly(arch.build(config), state_dict, arch=arch.ARCH)
+        load_state_dict_strictly(arch.build(config), state_dict, arch=arch.SPEC.arch)

@@ -117,7 +117,7 @@ def test_use_dropout_leaves_no_trace_in_the_state_dict_and_is_inferred_true():
 
 
 def test_preprocessing_size_multiple_is_unet_256_and_the_function_follows_num_downs():
-    assert arch.PREPROCESSING["size_multiple"] == 256
+    assert arch.describe(arch.Config()).preprocessing["size_multiple"] == 256
     assert arch.size_multiple(arch.Config(num_downs=7)) == 128
 
 

@@ -9,7 +9,11 @@ import numpy as np
 import pytest
 import torch
 
-from ganstudio.checkpoints import flatten_state_dict, load_state_dict_strictly, read_checkpoint
+from ganstudio.checkpoints import (
+    flatten_state_dict,
+    load_state_dict_strictly,
+    read_checkpoint,
+)
 from ganstudio.errors import CheckpointError
 from ganstudio.models import stargan
 
@@ -21,7 +25,7 @@ def load_official(path, *, prepare: bool = True) -> torch.nn.Module:
     """The registry's sequence: read, normalize, infer, build, strict load, eval, prepare."""
     state_dict = stargan.normalize_keys(flatten_state_dict(read_checkpoint(path)))
     model = stargan.build(stargan.infer_config(state_dict))
-    load_state_dict_strictly(model, state_dict, arch=stargan.ARCH)
+    load_state_dict_strictly(model, state_dict, arch=stargan.SPEC.arch)
     model.eval()
     if prepare:
         stargan.prepare_for_inference(model)
@@ -112,14 +116,14 @@ def test_image_level_fixture_matches_with_declared_preprocessing(fixture_dir):
 
     meta = json.loads((fixture_dir / "meta.json").read_text())
     model = load_official(fixture_dir / CHECKPOINT)
-    low, high = stargan.PREPROCESSING["input_range"]
+    low, high = stargan.describe(stargan.Config()).preprocessing["input_range"]
     pixels = np.asarray(Image.open(fixture_dir / "input.png").convert("RGB"), dtype=np.float32)
     x = torch.from_numpy(pixels / 255 * (high - low) + low).permute(2, 0, 1)[None]
     for i, target in enumerate(meta["targets"]):
         out = run(model, x, torch.tensor([target], dtype=torch.float32))[0]
-        low_out, high_out = stargan.PREPROCESSING["output_range"]
+        low_out, high_out = stargan.describe(stargan.Config()).preprocessing["output_range"]
         unit = np.clip((out - low_out) / (high_out - low_out), 0, 1)
-        assert stargan.PREPROCESSING["output_rounding"] == "round"
+        assert stargan.describe(stargan.Config()).preprocessing["output_rounding"] == "round"
         image = np.floor(unit * 255 + 0.5).transpose(1, 2, 0)
         expected = np.asarray(Image.open(fixture_dir / f"expected_target{i}.png").convert("RGB"), dtype=np.float32)
         assert np.abs(image - expected).max() <= 1
@@ -150,7 +154,7 @@ def test_tiny_config_round_trips_and_runs(config):
     assert stargan.matches(state_dict)
     assert stargan.infer_config(state_dict) == config
     model = stargan.build(config)
-    load_state_dict_strictly(model, state_dict, arch=stargan.ARCH)
+    load_state_dict_strictly(model, state_dict, arch=stargan.SPEC.arch)
     model.eval()
     stargan.prepare_for_inference(model)
     inputs = stargan.example_inputs(config, batch=2, size=16)
@@ -164,7 +168,7 @@ def test_tiny_config_round_trips_and_runs(config):
 
 def test_default_config_is_the_official_release():
     assert stargan.Config() == stargan.Config(conv_dim=64, c_dim=5, repeat_num=6)
-    assert stargan.PREPROCESSING["size_multiple"] == 4
+    assert stargan.describe(stargan.Config()).preprocessing["size_multiple"] == 4
 
 
 def test_discriminator_has_official_names_and_shapes():
@@ -204,7 +208,7 @@ def test_normalize_keys_fills_missing_norm_statistics_without_changing_output():
     outputs = []
     for state_dict in (full, no_counter, no_stats):
         model = stargan.build(config)
-        load_state_dict_strictly(model, stargan.normalize_keys(state_dict), arch=stargan.ARCH)
+        load_state_dict_strictly(model, stargan.normalize_keys(state_dict), arch=stargan.SPEC.arch)
         model.eval()
         stargan.prepare_for_inference(model)
         outputs.append(run(model, *inputs.values()))
@@ -251,14 +255,14 @@ def test_changed_shape_raises_checkpoint_error():
     state_dict["main.11.weight"] = torch.zeros(16, 8, 3, 3)  # the first up-conv, with a wrong kernel size
     model = stargan.build(stargan.infer_config(state_dict))
     with pytest.raises(CheckpointError, match="main.11.weight"):
-        load_state_dict_strictly(model, state_dict, arch=stargan.ARCH)
+        load_state_dict_strictly(model, state_dict, arch=stargan.SPEC.arch)
 
 
 def test_prepared_generator_exports_to_onnx_with_same_output():
     onnxruntime = pytest.importorskip("onnxruntime")
     config = stargan.Config(conv_dim=4, c_dim=5, repeat_num=2)
     model = stargan.build(config)
-    load_state_dict_strictly(model, stargan.normalize_keys(tiny_state_dict(config)), arch=stargan.ARCH)
+    load_state_dict_strictly(model, stargan.normalize_keys(tiny_state_dict(config)), arch=stargan.SPEC.arch)
     model.eval()
     stargan.prepare_for_inference(model)
     inputs = stargan.example_inputs(config, batch=1, size=16)

@@ -32,7 +32,7 @@ def load_official(path) -> torch.nn.Module:
     """The registry's sequence: read, flatten, normalize, infer, build, strict load, eval."""
     state_dict = stargan_v2.normalize_keys(flatten_state_dict(read_checkpoint(path)))
     model = stargan_v2.build(stargan_v2.infer_config(state_dict))
-    load_state_dict_strictly(model, state_dict, arch=stargan_v2.ARCH)
+    load_state_dict_strictly(model, state_dict, arch=stargan_v2.SPEC.arch)
     model.eval()
     return model
 
@@ -44,7 +44,7 @@ def fixture_dir(conformance_dir):
 
 @pytest.fixture(scope="module")
 def official(fixture_dir):
-    return stargan_v2.networks(load_official(fixture_dir / CHECKPOINT))
+    return stargan_v2.inference_networks(load_official(fixture_dir / CHECKPOINT))
 
 
 def load_array(fixture_dir, name: str) -> torch.Tensor:
@@ -90,7 +90,7 @@ def test_reference_guided_fixture_matches(fixture_dir, official):
 def test_image_level_fixture_matches_with_declared_preprocessing(fixture_dir, official):
     from PIL import Image
 
-    preprocessing = stargan_v2.PREPROCESSING
+    preprocessing = stargan_v2.describe(stargan_v2.Config()).preprocessing
     low, high = preprocessing["input_range"]
 
     def to_tensor(name: str) -> torch.Tensor:
@@ -127,8 +127,8 @@ def test_defaults_and_preprocessing_are_the_official_ones():
     assert config == stargan_v2.Config(
         img_size=256, style_dim=64, latent_dim=16, num_domains=2, max_conv_dim=512, w_hpf=0
     )
-    assert stargan_v2.PREPROCESSING["fixed_size"] == stargan_v2.fixed_size(config)
-    assert stargan_v2.PREPROCESSING["size_multiple"] == stargan_v2.size_multiple(config)
+    assert stargan_v2.describe(config).preprocessing["fixed_size"] == stargan_v2.fixed_size(config)
+    assert stargan_v2.describe(config).preprocessing["size_multiple"] == stargan_v2.size_multiple(config)
 
 
 # ----------------------------------------------------------------------------- tiny configs
@@ -140,9 +140,9 @@ def test_tiny_config_round_trips_and_runs(config):
     assert stargan_v2.matches(state_dict)
     assert stargan_v2.infer_config(state_dict) == config
     model = stargan_v2.build(config)
-    load_state_dict_strictly(model, state_dict, arch=stargan_v2.ARCH)
+    load_state_dict_strictly(model, state_dict, arch=stargan_v2.SPEC.arch)
     model.eval()
-    nets = stargan_v2.networks(model)
+    nets = stargan_v2.inference_networks(model)
     assert set(nets) == {"generator", "mapping_network", "style_encoder"}
     with torch.no_grad():
         style = nets["mapping_network"](*stargan_v2.example_inputs(config, "mapping_network", batch=2).values())
@@ -232,14 +232,14 @@ def test_normalize_keys_strips_prefixes_drops_training_networks_and_is_idempoten
     assert normalized.keys() == state_dict.keys()
     assert stargan_v2.normalize_keys(normalized).keys() == normalized.keys()
     model = stargan_v2.build(stargan_v2.infer_config(normalized))
-    load_state_dict_strictly(model, normalized, arch=stargan_v2.ARCH)
+    load_state_dict_strictly(model, normalized, arch=stargan_v2.SPEC.arch)
 
 
 def test_nested_checkpoint_file_loads_through_the_registry_sequence(tmp_path):
     config = TINY_CONFIGS[0]
     model = stargan_v2.build(config)
     path = tmp_path / "000010_nets_ema.ckpt"
-    torch.save({name: net.state_dict() for name, net in stargan_v2.networks(model).items()}, path)
+    torch.save({name: net.state_dict() for name, net in stargan_v2.inference_networks(model).items()}, path)
     loaded = load_official(path)
     assert stargan_v2.infer_config(loaded.state_dict()) == config
 
@@ -280,7 +280,7 @@ def test_changed_shape_raises_checkpoint_error():
     state_dict["generator.decode.0.norm1.fc.weight"] = torch.zeros(64, config.style_dim + 1)
     model = stargan_v2.build(stargan_v2.infer_config(state_dict))
     with pytest.raises(CheckpointError, match="decode.0.norm1.fc.weight"):
-        load_state_dict_strictly(model, state_dict, arch=stargan_v2.ARCH)
+        load_state_dict_strictly(model, state_dict, arch=stargan_v2.SPEC.arch)
 
 
 def test_mismatched_style_encoder_depth_raises_checkpoint_error():
@@ -296,7 +296,7 @@ def test_style_networks_export_to_onnx_with_same_output():
     onnxruntime = pytest.importorskip("onnxruntime")
     config = TINY_CONFIGS[0]
     torch.manual_seed(0)
-    nets = stargan_v2.networks(stargan_v2.build(config).eval())
+    nets = stargan_v2.inference_networks(stargan_v2.build(config).eval())
     for name in ("mapping_network", "style_encoder"):
         inputs = stargan_v2.example_inputs(config, name, batch=2)
         buffer = io.BytesIO()
@@ -326,8 +326,8 @@ def test_custom_dim_in_round_trips_and_runs(config):
     assert stargan_v2.matches(state_dict)
     assert stargan_v2.infer_config(state_dict) == config
     model = stargan_v2.build(config)
-    load_state_dict_strictly(model, state_dict, arch=stargan_v2.ARCH)
-    nets = stargan_v2.networks(model.eval())
+    load_state_dict_strictly(model, state_dict, arch=stargan_v2.SPEC.arch)
+    nets = stargan_v2.inference_networks(model.eval())
     with torch.no_grad():
         style = nets["style_encoder"](*stargan_v2.example_inputs(config, "style_encoder", batch=2).values())
         image = nets["generator"](torch.zeros(2, 3, config.img_size, config.img_size), style)

@@ -7,10 +7,15 @@ import dataclasses
 import numpy as np
 import pytest
 import torch
-
 from support import save_tiny_checkpoint
+
 from ganstudio.errors import GanStudioError, WrongTaskError
-from ganstudio.tasks.edit import attribute_vector, domain_grid, edit_attributes, edit_domain
+from ganstudio.tasks.edit import (
+    attribute_vector,
+    domain_grid,
+    edit_attributes,
+    edit_domain,
+)
 
 
 @pytest.fixture
@@ -55,23 +60,23 @@ def test_different_targets_give_different_edits_at_the_input_size(stargan, chels
 
 
 def test_stargan_v1_model_is_refused_for_domain_editing(stargan, chelsea):
-    with pytest.raises(WrongTaskError, match="needs a stargan_v2 model"):
-        edit_domain(stargan, chelsea, domain=0, seed=1)
+    with pytest.raises(WrongTaskError, match="needs a model that edits by domains"):
+        edit_domain(stargan, chelsea, domain=0, seed=1).image
 
 
 def test_latent_guided_edit_is_reproducible_by_seed(stargan_v2, chelsea):
-    first = np.asarray(edit_domain(stargan_v2, chelsea, domain=1, seed=4))
-    assert np.array_equal(first, np.asarray(edit_domain(stargan_v2, chelsea, domain=1, seed=4)))
-    assert not np.array_equal(first, np.asarray(edit_domain(stargan_v2, chelsea, domain=1, seed=5)))
+    first = np.asarray(edit_domain(stargan_v2, chelsea, domain=1, seed=4).image)
+    assert np.array_equal(first, np.asarray(edit_domain(stargan_v2, chelsea, domain=1, seed=4).image))
+    assert not np.array_equal(first, np.asarray(edit_domain(stargan_v2, chelsea, domain=1, seed=5).image))
 
 
 def test_reference_guided_edit_uses_the_reference(stargan_v2, chelsea):
-    from skimage import data
     from PIL import Image
+    from skimage import data
 
     coffee = Image.fromarray(data.coffee())
-    with_coffee = np.asarray(edit_domain(stargan_v2, chelsea, domain="domain2", reference=coffee))
-    with_cat = np.asarray(edit_domain(stargan_v2, chelsea, domain=2, reference=chelsea))
+    with_coffee = np.asarray(edit_domain(stargan_v2, chelsea, domain="domain2", reference=coffee).image)
+    with_cat = np.asarray(edit_domain(stargan_v2, chelsea, domain=2, reference=chelsea).image)
     assert with_coffee.shape == (300, 451, 3)
     assert not np.array_equal(with_coffee, with_cat)
 
@@ -79,4 +84,12 @@ def test_reference_guided_edit_uses_the_reference(stargan_v2, chelsea):
 def test_domain_grid_has_one_image_per_domain(stargan_v2, chelsea):
     assert len(domain_grid(stargan_v2, chelsea, seed=3)) == 3
     with pytest.raises(GanStudioError, match="domain0, domain1, domain2"):
-        edit_domain(stargan_v2, chelsea, domain="zebra", seed=1)
+        edit_domain(stargan_v2, chelsea, domain="zebra", seed=1).image
+
+
+def test_a_latent_guided_edit_returns_the_seed_it_drew(stargan_v2, chelsea):
+    drawn = edit_domain(stargan_v2, chelsea, domain=1)
+    assert drawn.seed is not None
+    again = edit_domain(stargan_v2, chelsea, domain=1, seed=drawn.seed)
+    assert again.seed == drawn.seed and np.array_equal(np.asarray(again.image), np.asarray(drawn.image))
+    assert edit_domain(stargan_v2, chelsea, domain=1, reference=chelsea).seed is None

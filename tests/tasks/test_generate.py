@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from support import save_tiny_checkpoint
+
 from ganstudio.errors import GanStudioError, WrongTaskError
 from ganstudio.tasks.generate import generate
 from ganstudio.tasks.interpolate import interpolate

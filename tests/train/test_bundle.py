@@ -28,8 +28,8 @@ def test_builtin_config_builds_and_its_export_reads_back(name):
     model = bundle.MODELS[name]
     # build_trainer checks that the registry would infer exactly this config from the saved generator.
     trainer = build_trainer(model.config, fake_data(model.config.kind, np.random.default_rng(0)))
-    assert trainer.arch.ARCH == model.config.arch_id
-    assert set(model.tasks) <= set(trainer.arch.TASKS)
+    assert trainer.arch.SPEC.arch == model.config.arch_id
+    assert set(model.tasks) <= set(trainer.arch.SPEC.tasks)
     if model.config.kind in ("cgan", "stargan", "stargan_v2"):
         assert len(model.labels) == {"cgan": 10, "stargan": 3, "stargan_v2": 3}[model.config.kind]
 

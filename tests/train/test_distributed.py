@@ -10,13 +10,13 @@ import sys
 import numpy as np
 import pytest
 import torch
+from support import REPO_ROOT
 
 from ganstudio.checkpoints import read_checkpoint
 from ganstudio.errors import BackendError
 from ganstudio.train import distributed
 from ganstudio.train.config import FinetuneConfig
 from ganstudio.train.uploads import save_training_set
-from support import REPO_ROOT
 
 
 def _free_port() -> int:
@@ -46,9 +46,9 @@ def test_two_gloo_processes_match_one_process(tmp_path):
                       tmp_path / "data.npz")
     common = ["--config", str(tmp_path / "config.json"), "--data", str(tmp_path / "data.npz"), "--device", "cpu"]
 
-    _run(["-m", "ganstudio.train.distributed", *common, "--workdir", str(tmp_path / "single")])
+    _run(["-m", "ganstudio.train.torchrun", *common, "--workdir", str(tmp_path / "single")])
     two = _run(["-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_addr", "127.0.0.1",
-                "--master_port", str(_free_port()), "-m", "ganstudio.train.distributed", *common,
+                "--master_port", str(_free_port()), "-m", "ganstudio.train.torchrun", *common,
                 "--workdir", str(tmp_path / "double")])
     assert "on 2 process(es) (cpu, gloo)" in two.stdout
 

@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
-
 from support import save_tiny_checkpoint
+
 from ganstudio.errors import GanStudioError
 from ganstudio.registry import Registry
 from ganstudio.tasks.generate import generate
@@ -210,6 +210,23 @@ def test_cancel_stops_a_running_job_without_registering_it(manager):
     status = manager.wait(job.id, timeout=120)
     assert status.state == "cancelled" and status.step < 5000
     assert "stopped" not in manager.registry.names()
+
+
+def test_a_cancelled_job_resumes_from_the_step_it_stopped_at(manager):
+    data = {"images": np.random.default_rng(0).random((16, 32, 32, 1), dtype=np.float32)}
+    # checkpoints every 1000 steps: a cancel lands between two of them, where train() checkpoints too
+    job = manager.submit(name="resumable", config=_tiny_config(5000, checkpoint_every=1000), data=data)
+    manager.start()
+    _wait_for_step(manager, job.id, 5)
+    manager.cancel(job.id)
+    stopped = manager.wait(job.id, timeout=120)
+    assert stopped.state == "cancelled" and 0 < stopped.step < 1000
+    resumed = manager.resume(job.id)
+    assert resumed.message == f"resuming from step {stopped.step}"
+    _wait_for_step(manager, job.id, stopped.step + 1)
+    assert manager.status(job.id).resumed_from == stopped.step
+    manager.cancel(job.id)
+    manager.wait(job.id, timeout=120)
 
 
 def test_a_job_left_running_by_a_dead_app_is_interrupted_after_restart(tmp_path):

@@ -26,7 +26,7 @@ LABELS = {"cgan": tuple(str(d) for d in range(10)), "stargan": ("red", "thick", 
 def register(result, weights_dir, name: str) -> Registry:
     """Put a training result in a manifest, as the bundle script does, and open a registry on it."""
     entry = ModelEntry(
-        name=name, arch=result.arch, tasks=get_architecture(result.arch).TASKS, format="safetensors",
+        name=name, arch=result.arch, tasks=get_architecture(result.arch).SPEC.tasks, format="safetensors",
         files={role: str(path.relative_to(weights_dir)) for role, path in result.files.items()},
         config=result.model_config, preprocessing={"fixed_size": 32}, labels=LABELS.get(result.arch, ()),
     )
@@ -73,8 +73,8 @@ def test_every_kind_trains_and_its_export_runs_through_the_registry_and_tasks(ki
     elif kind == "stargan":
         assert edit_attributes(model, digit, attributes={"red": 1, "slanted": 1}).size == (32, 32)
     else:
-        assert edit_domain(model, digit, domain="green", seed=3).size == (32, 32)
-        assert edit_domain(model, digit, domain=2, reference=digit).size == (32, 32)
+        assert edit_domain(model, digit, domain="green", seed=3).image.size == (32, 32)
+        assert edit_domain(model, digit, domain=2, reference=digit).image.size == (32, 32)
 
 
 def _checkpoint(path):

@@ -40,4 +40,4 @@ def test_reference_guidance_without_a_reference_asks_for_one(client, sample_path
 def test_v1_model_is_refused_for_domains_with_the_reason(client, sample_paths):
     message = app_error(client, model_name="tiny-stargan", image=handle_file(sample_paths["cat"]), domain="red",
                         guidance="seed", reference=None, seed=1, api_name="/edit_domain")
-    assert "needs a stargan_v2 model" in message
+    assert "needs a model that edits by domains" in message

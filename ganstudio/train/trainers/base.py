@@ -30,8 +30,11 @@ from ganstudio.checkpoints import (
     strip_prefixes,
     write_safetensors,
 )
+from ganstudio.models import stargan_v2
+from ganstudio.models.layers import init_normal
 from ganstudio.train import distributed
 from ganstudio.train.config import FinetuneConfig, FinetuneConfigError
+from ganstudio.train.kinds import DataLayout
 from ganstudio.train.losses import diff_augment
 
 TrainData = Mapping[str, "np.ndarray | Sequence[np.ndarray]"]
@@ -60,24 +63,13 @@ def image_row(tensors: Sequence[torch.Tensor]) -> Image.Image:
 
 
 def normal_init(module: nn.Module, gain: float = 0.02) -> None:
-    """The official DCGAN / pix2pix / CycleGAN init: conv and linear weights N(0, gain), norms N(1, gain), biases 0."""
-    for layer in module.modules():
-        if isinstance(layer, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)):
-            nn.init.normal_(layer.weight, 0.0, gain)
-            if layer.bias is not None:
-                nn.init.zeros_(layer.bias)
-        elif isinstance(layer, (nn.BatchNorm2d, nn.InstanceNorm2d)) and layer.weight is not None:
-            nn.init.normal_(layer.weight, 1.0, gain)
-            nn.init.zeros_(layer.bias)
+    """The official DCGAN / pix2pix / CycleGAN init (``models.layers.init_normal``)."""
+    init_normal(module, gain)
 
 
 def he_init(module: nn.Module) -> None:
-    """StarGAN v2's init: Kaiming normal (fan in, ReLU gain) for conv and linear weights, zero biases."""
-    for layer in module.modules():
-        if isinstance(layer, (nn.Conv2d, nn.Linear)):
-            nn.init.kaiming_normal_(layer.weight, mode="fan_in", nonlinearity="relu")
-            if layer.bias is not None:
-                nn.init.zeros_(layer.bias)
+    """StarGAN v2's init (``models.stargan_v2.init_weights``), for its discriminator too."""
+    stargan_v2.init_weights(module)
 
 
 def freeze_first_layers(module: nn.Module, count: int) -> None:
@@ -123,7 +115,7 @@ def config_from(module, values: dict):
     unknown = sorted(set(values) - known)
     if unknown:
         raise FinetuneConfigError(
-            f"unknown {module.ARCH} option(s): {', '.join(unknown)}. Known: {', '.join(sorted(known))}."
+            f"unknown {module.SPEC.arch} option(s): {', '.join(unknown)}. Known: {', '.join(sorted(known))}."
         )
     return module.Config(**values)
 
@@ -138,6 +130,7 @@ class Trainer:
 
     kind: ClassVar[str]
     arch: ClassVar = None  # the architecture module of the exported generator(s)
+    data: ClassVar[DataLayout]  # what pictures the kind learns from
     exported_nets: ClassVar[tuple[str, ...]] = ("G",)  # the networks written at the end
     not_inferable: ClassVar[tuple[str, ...]] = ()  # Config fields a checkpoint cannot tell (go in the manifest)
 
@@ -304,7 +297,7 @@ class Trainer:
         files = {}
         for role, state in self.exported().items():
             path = folder / f"{role}.safetensors"
-            write_safetensors(path, state, arch=self.arch.ARCH, config=config)
+            write_safetensors(path, state, arch=self.arch.SPEC.arch, config=config)
             files[role] = path
         return files
 
@@ -319,7 +312,7 @@ class Trainer:
         for name, net in self.nets.items():
             if name not in self.exported_nets:
                 path = folder / f"{name}.safetensors"
-                write_safetensors(path, net.state_dict(), arch=self.arch.ARCH,
+                write_safetensors(path, net.state_dict(), arch=self.arch.SPEC.arch,
                                   config={"network": name, "disc": self.config.disc})
                 files[name] = path
         return files
@@ -332,7 +325,7 @@ class Trainer:
             different = [k for k in wanted if k not in self.not_inferable and inferred.get(k) != wanted[k]]
             if different:
                 raise FinetuneConfigError(
-                    f"{self.arch.ARCH} option(s) {', '.join(different)} would read back from the saved '{role}' "
+                    f"{self.arch.SPEC.arch} option(s) {', '.join(different)} would read back from the saved '{role}' "
                     f"as {', '.join(f'{k}={inferred.get(k)!r}' for k in different)}: use those values."
                 )
 
@@ -353,7 +346,7 @@ class Trainer:
                 module = self.nets[name]
                 # Generators may come from official files (prefixes, legacy keys); discriminators from our checkpoints.
                 normalized = self.arch.normalize_keys(sub) if name in self.exported_nets else strip_prefixes(sub)
-                load_state_dict_strictly(module, normalized, arch=self.arch.ARCH)
+                load_state_dict_strictly(module, normalized, arch=self.arch.SPEC.arch)
                 if name in self.ema:
                     self.ema[name].load_state_dict(module.state_dict())
 

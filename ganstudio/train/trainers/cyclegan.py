@@ -9,6 +9,7 @@ from torch import nn
 
 from ganstudio.models import cyclegan_resnet, patchgan
 from ganstudio.train.config import FinetuneConfigError
+from ganstudio.train.kinds import DataLayout
 from ganstudio.train.losses import discriminator_loss, generator_loss, r1_penalty
 from ganstudio.train.trainers.base import (
     TrainData,
@@ -31,6 +32,7 @@ class CycleGANTrainer(Trainer):
 
     kind = "cyclegan"
     arch = cyclegan_resnet
+    data = DataLayout("unpaired")
     exported_nets = ("G_A", "G_B")
 
     def build(self) -> None:

@@ -12,6 +12,7 @@ from torch import nn
 
 from ganstudio.models import cgan, dcgan
 from ganstudio.train.config import FinetuneConfigError
+from ganstudio.train.kinds import DataLayout
 from ganstudio.train.losses import (
     discriminator_loss,
     generator_loss,
@@ -34,13 +35,14 @@ class DCGANTrainer(Trainer):
 
     kind = "dcgan"
     arch = dcgan
+    data = DataLayout("images")
 
     def build(self) -> None:
         cfg = self.config
         self.g_config = config_from(self.arch, cfg.arch)
         if self.arch.output_size(self.g_config) != cfg.image_size:
             raise FinetuneConfigError(
-                f"{self.arch.ARCH} with n_layers={self.g_config.n_layers} makes "
+                f"{self.arch.SPEC.arch} with n_layers={self.g_config.n_layers} makes "
                 f"{self.arch.output_size(self.g_config)}-pixel images, not image_size {cfg.image_size}."
             )
         generator = self.arch.build(self.g_config)
@@ -131,6 +133,7 @@ class CGANTrainer(DCGANTrainer):
 
     kind = "cgan"
     arch = cgan
+    data = DataLayout("per_class", label_key="labels", unit="class")
 
     def init_discriminator_head(self, discriminator: nn.Module) -> None:
         # The projection head as in SNGAN's code: Xavier-uniform (Embedding's default N(0, 1) gives huge logits).

@@ -11,6 +11,7 @@ from torch import nn
 
 from ganstudio.models import patchgan, pix2pix_unet
 from ganstudio.train.config import FinetuneConfigError
+from ganstudio.train.kinds import DataLayout
 from ganstudio.train.losses import discriminator_loss, generator_loss, r1_penalty
 from ganstudio.train.trainers.base import (
     TrainData,
@@ -30,6 +31,7 @@ class Pix2PixTrainer(Trainer):
 
     kind = "pix2pix"
     arch = pix2pix_unet
+    data = DataLayout("paired")
     not_inferable = ("use_dropout",)
 
     def build(self) -> None:

@@ -11,6 +11,7 @@ from PIL import Image
 
 from ganstudio.models import stargan
 from ganstudio.train.config import FinetuneConfigError
+from ganstudio.train.kinds import DataLayout
 from ganstudio.train.losses import (
     discriminator_loss,
     generator_loss,
@@ -39,6 +40,7 @@ class StarGANTrainer(Trainer):
 
     kind = "stargan"
     arch = stargan
+    data = DataLayout("per_class", label_key="attributes", label_encoding="onehot", unit="attribute")
 
     def build(self) -> None:
         cfg = self.config

@@ -8,6 +8,7 @@ from PIL import Image
 
 from ganstudio.models import stargan_v2
 from ganstudio.train.config import FinetuneConfigError
+from ganstudio.train.kinds import DataLayout
 from ganstudio.train.losses import discriminator_loss, generator_loss, r1_penalty
 from ganstudio.train.trainers.base import (
     TrainData,
@@ -35,6 +36,7 @@ class StarGANv2Trainer(Trainer):
 
     kind = "stargan_v2"
     arch = stargan_v2
+    data = DataLayout("per_class", label_key="domains", unit="domain")
     exported_nets = ("generator", "mapping_network", "style_encoder")
 
     def build(self) -> None:

@@ -1,0 +1,198 @@
+"""What the studio knows about an architecture family, as plain data (standard library only).
+
+Every architecture module declares one ``SPEC = ArchitectureSpec(...)`` near its top and a
+``describe(config) -> ModelInfo`` function; the registry, the tasks, the CLI, the UI and the
+fine-tuning code read these instead of testing architecture ids. A new family is one module
+with its spec plus one line in ``ganstudio.models.ARCHITECTURES``.
+
+Two levels of description:
+
+- ``ArchitectureSpec``: what holds for every checkpoint of the family (its tasks, the file
+  names and folder layouts it claims, the networks it exposes, how it exports, which
+  training kind trains it).
+- ``ModelInfo``: what one configuration of it means to a task (image conventions, how a
+  seed becomes the generator's input, label names, which pipeline drives the networks).
+  It is JSON-able, so an ONNX export carries it and runs without importing torch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any, Literal, Protocol, runtime_checkable
+
+Task = Literal["generate", "translate", "edit", "stylize"]
+LabelKind = Literal["", "classes", "attributes", "domains", "styles"]
+
+# How a task drives the networks of a model. Tasks hold one function per pipeline; a new family
+# reuses one of these or adds one there, never a test of its architecture id.
+PIPELINES = (
+    "latent",          # generate: a seed -> latent (-> class) -> image
+    "image",           # translate / stylize: one network, image -> image
+    "attributes",      # edit: image + target attribute vector -> image (StarGAN v1)
+    "domains",         # edit: image + domain + style from a reference or a seed (StarGAN v2)
+    "feature_blend",   # stylize: content + style images, strength blended in feature space (AdaIN)
+    "style_vector",    # stylize: a style network turns the style image into a vector (Magenta arbitrary)
+    "style_weights",   # stylize: a weight per built-in style (Magenta multi-style)
+    "",                # training only (discriminators)
+)
+
+DEFAULT_PREPROCESSING: dict[str, Any] = {
+    "input_range": [-1.0, 1.0],
+    "output_range": [-1.0, 1.0],
+    "output_rounding": "round",
+    "size_multiple": None,
+    "fixed_size": None,
+}
+
+
+@dataclass(frozen=True)
+class LatentSpec:
+    """How a seed becomes a generator's input.
+
+    Attributes:
+        size: values per sample (``nz``, ``latent_dim``).
+        shape: "nchw" feeds (N, size, 1, 1) (DCGAN's transposed convs), "flat" feeds (N, size).
+        seed_rule: which random stream turns a seed into values; "studio" is
+            ``images.latents_from_seeds`` (NumPy PCG64, one stream per seed).
+        truncation: what the truncation option does: "resample" redraws values beyond the threshold.
+        num_classes: > 0 for a class-conditional generator (a class index is fed as a second input).
+        class_input: how the class is fed: "index" (int64 (N,)) or "onehot" (float32 (N, num_classes)).
+    """
+
+    size: int
+    shape: Literal["nchw", "flat"] = "nchw"
+    seed_rule: Literal["studio"] = "studio"
+    truncation: Literal["resample", "none"] = "resample"
+    num_classes: int = 0
+    class_input: Literal["index", "onehot"] = "index"
+
+    @property
+    def conditional(self) -> bool:
+        return self.num_classes > 0
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """What a task needs to know about one configuration of an architecture (JSON-able).
+
+    Attributes:
+        tasks: the tasks this model serves.
+        pipeline: how its task drives the networks (one of ``PIPELINES``).
+        preprocessing: image conventions, the keys of ``DEFAULT_PREPROCESSING`` (plus
+            ``output_size`` for generators).
+        labels: class, attribute, domain or style names; label_kind says which.
+        latent: for generators, what a seed becomes.
+        native_size: the image side the model was made for, where it has one (training uses it).
+        channels: channels of the images it makes (1 for grey digits); inputs are always RGB.
+        options: numbers a pipeline needs that belong to the family (e.g. Magenta's fixed sides).
+    """
+
+    tasks: tuple[str, ...]
+    pipeline: str
+    preprocessing: dict = field(default_factory=lambda: dict(DEFAULT_PREPROCESSING))
+    labels: tuple[str, ...] = ()
+    label_kind: LabelKind = ""
+    latent: LatentSpec | None = None
+    native_size: int | None = None
+    channels: int = 3
+    options: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        if self.pipeline not in PIPELINES:
+            raise ValueError(f"unknown pipeline {self.pipeline!r}; known: {', '.join(p for p in PIPELINES if p)}")
+
+    def with_overrides(self, *, preprocessing: Mapping | None = None, labels: tuple[str, ...] = ()) -> ModelInfo:
+        """This info with a manifest entry's own preprocessing values and label names on top."""
+        merged = {**self.preprocessing, **(preprocessing or {})}
+        values = {f.name: getattr(self, f.name) for f in fields(self)}
+        values.update(preprocessing=merged, labels=tuple(labels) or self.labels)
+        if merged.get("fixed_size"):  # a model trained at one size (the built-in digits) is native there
+            values["native_size"] = int(merged["fixed_size"])
+        return ModelInfo(**values)
+
+    def to_json(self) -> dict:
+        data = asdict(self)
+        data["tasks"], data["labels"] = list(self.tasks), list(self.labels)
+        return data
+
+    @classmethod
+    def from_json(cls, data: Mapping) -> ModelInfo:
+        values = {key: value for key, value in data.items() if key in {f.name for f in fields(cls)}}
+        values["tasks"] = tuple(values.get("tasks", ()))
+        values["labels"] = tuple(values.get("labels", ()))
+        if values.get("latent") is not None:
+            values["latent"] = LatentSpec(**values["latent"])
+        return cls(**values)
+
+
+@dataclass(frozen=True)
+class ArchitectureSpec:
+    """What holds for every checkpoint of an architecture family.
+
+    Attributes:
+        arch: the id, equal to the module's name.
+        title: a short human name ("pix2pix U-Net").
+        tasks: the tasks it serves (empty: training only).
+        weights: "torch" for families loaded from PyTorch/safetensors state dicts,
+            "onnx" for families that exist only as ONNX files.
+        container: False when one file holds one network (named by the file's role: "G", "G_A"...);
+            True when one model is several networks loaded together, named by ``networks``.
+        networks: the networks a loaded model exposes (for a container), or the file roles it takes.
+        file_names: checkpoint file names (glob patterns) this family's tools write, used to pick
+            the checkpoint out of a folder.
+        folder_layouts: role -> file-name patterns for folders holding several files of one model.
+        training_kind: the ``ganstudio.train`` kind that trains it (None: not trainable here).
+        exports_onnx: whether its networks export to ONNX (height and width stay free unless the
+            model has a ``fixed_size``).
+    """
+
+    arch: str
+    title: str
+    tasks: tuple[str, ...]
+    weights: Literal["torch", "onnx"] = "torch"
+    container: bool = False
+    networks: tuple[str, ...] = ("G",)
+    file_names: tuple[str, ...] = ()
+    folder_layouts: tuple[Mapping[str, tuple[str, ...]], ...] = ()
+    training_kind: str | None = None
+    exports_onnx: bool = True
+
+
+@runtime_checkable
+class ArchitectureModule(Protocol):
+    """What every module in ``ARCHITECTURES`` provides (checked by the tests)."""
+
+    SPEC: ArchitectureSpec
+
+    def describe(self, config: Mapping) -> ModelInfo:
+        """The ModelInfo of one configuration (a dict of the module's ``Config`` fields)."""
+
+
+@runtime_checkable
+class TorchArchitecture(ArchitectureModule, Protocol):
+    """A family whose weights are PyTorch state dicts (``SPEC.weights == "torch"``)."""
+
+    Config: type
+
+    def matches(self, state_dict: Mapping) -> bool: ...
+
+    def normalize_keys(self, state_dict: Mapping) -> dict: ...
+
+    def infer_config(self, state_dict: Mapping) -> Any: ...
+
+    def build(self, config: Any) -> Any: ...
+
+    def inference_networks(self, module: Any, role: str = "G") -> dict: ...
+
+    def example_inputs(self, config: Any, network: str = "G", *, batch: int = 1, size: int | None = None) -> dict: ...
+
+    def init_weights(self, module: Any) -> None: ...
+
+
+def config_from(config_class: type, values: Any) -> Any:
+    """A ``Config`` from a dict of its fields (unknown keys are ignored), or the Config itself."""
+    if isinstance(values, config_class):
+        return values
+    known = {f.name for f in fields(config_class)}
+    return config_class(**{key: value for key, value in dict(values or {}).items() if key in known})
