@@ -38,9 +38,10 @@ person; each with the default hair, red hair (ZWJ U+1F9B0), white hair (U+1F9B3)
 (U+1F471 and its man/woman ZWJ forms); the older man, woman and person; each in the default yellow and
 the five skin tones: 15 x 6 = 90 images per vendor. Decisions:
 
-- ``dark_hair`` marks the unmarked emoji: the default hair, dark brown to black. Except on the default
-  yellow of Twemoji, OpenMoji and Fluent, which draw it amber (close to their blond and red): those three
-  emoji per vendor get no hair label (``AMBER_HAIR_ON_YELLOW``).
+- ``dark_hair`` marks the unmarked emoji (no hair component): their default hair, drawn brown to black.
+  Except where a vendor draws it light (``LIGHT_DEFAULT_HAIR``, read off the vendors' images): amber on
+  the default yellow of Twemoji, OpenMoji and Fluent, and blond at the medium-light tone (the very fill
+  of their blond emoji; Noto a golden brown). Those get no hair label rather than a wrong one.
 - ``older`` emoji have no hair label either: each vendor draws its own grey or balding head, and Unicode
   has no older-with-hair sequences.
 - ``male`` is 1 for a man, 0 for a woman *and* for the gender-neutral person; ``genders`` tells them
@@ -286,9 +287,13 @@ def read_catalog(text: str | bytes) -> list[EmojiEntry]:
 HAIR_ATTRIBUTES = ("dark_hair", "blond_hair", "red_hair", "white_hair")
 FACE_ATTRIBUTES = (*HAIR_ATTRIBUTES, "male", "older", *SKIN_TONES.values())
 EXCLUDED_HAIR = ("curly", "bald")  # see the module docstring
-# Vendors whose default-yellow person has amber hair (it turns dark from the first skin tone on): their
-# unmarked yellow man, woman and person get no hair label rather than a wrong dark_hair.
-AMBER_HAIR_ON_YELLOW = frozenset({"twemoji", "openmoji", "fluent"})
+# Skin tone (None: the default yellow) -> vendors that draw the unmarked hair of man, woman and person
+# light at that tone: amber on yellow; blond at medium-light (Noto: golden brown, #ad8a34). Elsewhere it
+# is brown to black. These emoji get no hair label (see the module docstring).
+LIGHT_DEFAULT_HAIR: dict[str | None, frozenset[str]] = {
+    None: frozenset({"twemoji", "openmoji", "fluent"}),
+    "skin_medium_light": frozenset({"noto", "twemoji", "openmoji", "fluent"}),
+}
 
 Gender = Literal["man", "woman", "person"]
 Hair = Literal["dark", "blond", "red", "white", "curly", "bald"]
@@ -307,7 +312,7 @@ class FaceLabel:
     """What a person emoji shows: gender, hair, age and skin tone."""
 
     gender: Gender
-    hair: Hair | None  # None: the vendor's own look, not one of the colours (older, or amber on yellow)
+    hair: Hair | None  # None: none of the colours (older, or a light default hair: LIGHT_DEFAULT_HAIR)
     older: bool
     skin: str | None  # a value of SKIN_TONES; None: the default yellow
 
@@ -332,8 +337,11 @@ def face_label(key: str, *, vendor: str | None = None) -> FaceLabel | None:
     Recognised: a person (U+1F468 man, U+1F469 woman, U+1F9D1 person, U+1F474/1F475/1F9D3 their older
     forms) alone or, for the younger ones, joined (ZWJ) to a hair component (U+1F9B0 red, U+1F9B1 curly,
     U+1F9B2 bald, U+1F9B3 white); U+1F471 (blond person) alone or joined to a male or female sign; each
-    with at most one skin-tone modifier right after the first code point. ``vendor`` matters for the
-    unmarked hair on the default yellow (``AMBER_HAIR_ON_YELLOW``).
+    with at most one skin-tone modifier right after the first code point.
+
+    Args:
+        vendor: who drew the image, for the default hair that some draw light (``LIGHT_DEFAULT_HAIR``);
+            None gives Unicode's meaning, "dark" default hair.
     """
     parts = emoji_key(key).split("-")
     skin = None
@@ -346,8 +354,8 @@ def face_label(key: str, *, vendor: str | None = None) -> FaceLabel | None:
     if head in _PERSONS:
         gender, older = _PERSONS[head]
         if not rest:
-            amber = skin is None and vendor in AMBER_HAIR_ON_YELLOW
-            return FaceLabel(gender, None if older or amber else "dark", older, skin)
+            light = vendor in LIGHT_DEFAULT_HAIR.get(skin, ())
+            return FaceLabel(gender, None if older or light else "dark", older, skin)
         if not older and joined in _HAIR_COMPONENTS:
             return FaceLabel(gender, _HAIR_COMPONENTS[joined], False, skin)
     elif head == _BLOND_PERSON:

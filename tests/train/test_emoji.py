@@ -171,17 +171,21 @@ def test_other_emoji_have_no_face_label(key):
     assert E.face_label(key) is None
 
 
-def test_face_vector_order_male_for_men_only_and_amber_yellow_hair_unlabelled():
+def test_face_vector_order_male_for_men_only_and_light_default_hair_unlabelled():
     vector = dict(zip(E.FACE_ATTRIBUTES, E.face_label("1F468-1F3FB-200D-1F9B0").vector(), strict=True))
     assert {name for name, value in vector.items() if value} == {"red_hair", "male", "skin_light"}
     assert E.FACE_ATTRIBUTES == ("dark_hair", "blond_hair", "red_hair", "white_hair", "male", "older",
                                  "skin_light", "skin_medium_light", "skin_medium", "skin_medium_dark", "skin_dark")
     assert E.face_label("1F9D1").vector()[E.FACE_ATTRIBUTES.index("male")] == 0  # a person is not male
     assert E.face_label("1F468").vector().tolist()[:6] == [1, 0, 0, 0, 1, 0]
-    # Twemoji, OpenMoji and Fluent draw the unmarked yellow person with amber hair: no hair label there.
+    # The default hair is drawn amber on yellow by Twemoji, OpenMoji and Fluent, and blond at medium-light
+    # by all four: no hair label there.
     assert E.face_label("1F468", vendor="twemoji").hair is None
     assert E.face_label("1F468", vendor="noto").hair == "dark"
     assert E.face_label("1F468-1F3FB", vendor="twemoji").hair == "dark"
+    assert E.face_label("1F469-1F3FC", vendor="noto").hair is None
+    assert E.face_label("1F469-1F3FC").hair == "dark"  # Unicode's meaning, whoever draws it
+    assert E.face_label("1F471-1F3FC", vendor="noto").hair == "blond"  # a hair colour named stays
 
 
 def test_catalog_lists_each_variation_after_its_base_with_a_name():
@@ -279,6 +283,7 @@ def test_face_set_labels_each_vendor_and_leaves_out_curly_hair_and_groups(built)
     assert faces["genders"][row] == "man"
     yellow_man = list(zip(faces["vendors"], faces["keys"], strict=True)).index(("openmoji", "1F468"))
     assert faces["attributes"][yellow_man][:4].tolist() == [0, 0, 0, 0]  # OpenMoji's amber default hair
+    assert faces["attributes"][yellow_man][E.FACE_ATTRIBUTES.index("male")] == 1
     with pytest.raises(ValueError, match="line art"):
         E.face_set(vendors=("openmoji_line",), cache_dir=cache)
     counts = E.face_counts(vendors=("noto",), cache_dir=cache)["noto"]
