@@ -46,9 +46,9 @@ the five skin tones: 15 x 6 = 90 images per vendor. Decisions:
   has no older-with-hair sequences.
 - ``male`` is 1 for a man, 0 for a woman *and* for the gender-neutral person; ``genders`` tells them
   apart, so a trainer can leave the persons out.
-- Curly hair (U+1F9B1) and bald (U+1F9B2) are left out: curly is a hairstyle rather than a colour (every
-  vendor draws it dark) and bald has no hair colour; with no label of their own they would be unlabelled
-  exceptions among the hair colours. Children and babies (another age), bearded persons (no beard label)
+- Curly hair (U+1F9B1) and bald (U+1F9B2) are left out: curly is a hairstyle rather than a colour (its
+  colour follows the default hair's) and bald has no hair colour; with no label of their own they would be
+  unlabelled exceptions among the hair colours. Children and babies (another age), bearded persons (no beard label)
   and people doing things (gestures, jobs, sports: bodies and props rather than faces) are left out too.
   All of them stay in the paired sets.
 
