@@ -33,3 +33,11 @@ class WrongTaskError(GanStudioError, ValueError):
 
 class BackendError(GanStudioError, RuntimeError):
     """A runtime (PyTorch or ONNX Runtime) that is missing or failed."""
+
+
+class DataError(GanStudioError, RuntimeError):
+    """Training data that is missing, or cannot be fetched or built."""
+
+
+class IntegrityError(DataError, ValueError):
+    """A downloaded file whose hash is not the one pinned in the code."""

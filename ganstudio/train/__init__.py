@@ -2,6 +2,8 @@
 
 - ``config``: ``FinetuneConfig``, the one dataclass that describes a run (saved as JSON with it).
 - ``datasets``: the 32x32 digit data of the built-in models, and loaders for your own image folders.
+- ``emoji``: emoji artwork from pinned npm packages (Noto, Twemoji, OpenMoji, Fluent), verified, rasterised,
+  labelled (faces: hair, gender, age, skin tone) and cached as arrays; Twemoji is held out for evaluation.
 - ``losses``: adversarial losses, R1 and gradient penalties, DiffAugment.
 - ``loop``: ``train(config, data, workdir, device=...)``, one loop for every kind, on a GPU when there is
   one; checkpoints are atomic and runs resume exactly.
