@@ -30,6 +30,7 @@ from skimage import data
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
 
+from ganstudio import feature_network  # noqa: E402
 from ganstudio.errors import GanStudioError  # noqa: E402
 from ganstudio.models import vgg19  # noqa: E402
 from ganstudio.tasks.optimize_style import optimize_style  # noqa: E402
@@ -64,7 +65,7 @@ def load_network(args: argparse.Namespace) -> vgg19.VGG19Features:
         torch.manual_seed(0)
         network = vgg19.build(vgg19.Config(layout=args.random_weights, pooling=args.pooling))
         return network.eval().requires_grad_(False).to(args.device)
-    return vgg19.load_vgg19(args.vgg, pooling=args.pooling, device=args.device)
+    return feature_network.load_vgg19(args.vgg, pooling=args.pooling, device=args.device)
 
 
 def run_one(args: argparse.Namespace, network: vgg19.VGG19Features, optimizer: str) -> dict[str, float]:

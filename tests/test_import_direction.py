@@ -20,7 +20,8 @@ PACKAGE = REPO_ROOT / "ganstudio"
 LAYERS: tuple[tuple[str, ...], ...] = (
     ("ganstudio.errors", "ganstudio.files"),
     ("ganstudio.models",),
-    ("ganstudio.manifest", "ganstudio.checkpoints", "ganstudio.images", "ganstudio.runtime", "ganstudio.registry"),
+    ("ganstudio.manifest", "ganstudio.checkpoints", "ganstudio.nvlabs_pickle", "ganstudio.images", "ganstudio.runtime",
+     "ganstudio.registry", "ganstudio.feature_network"),
     ("ganstudio.export", "ganstudio.serving"),
     ("ganstudio.tasks",),
     ("ganstudio.train", "ganstudio.eval", "ganstudio.bench", "ganstudio.cli", "ganstudio.ui", "ganstudio.__main__"),

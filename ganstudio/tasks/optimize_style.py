@@ -46,7 +46,12 @@ from PIL import Image
 
 from ganstudio import images
 from ganstudio.errors import GanStudioError
-from ganstudio.models.vgg19 import GATYS_CONTENT_LAYER, GATYS_STYLE_LAYERS, VGG19Features, gram_matrix
+from ganstudio.models.vgg19 import (
+    GATYS_CONTENT_LAYER,
+    GATYS_STYLE_LAYERS,
+    VGG19Features,
+    gram_matrix,
+)
 
 MAX_STEPS = 2000
 MIN_SIDE = 32  # the smallest max_side; relu5_1 sits after four pools and needs 17 px
@@ -100,7 +105,7 @@ def optimize_style(
     every ``progress_every`` steps, and always one at the end (the last one holds the result).
 
     Args:
-        vgg: the feature network (``ganstudio.models.vgg19.load_vgg19``); the work runs on its device.
+        vgg: the feature network (``ganstudio.feature_network.load_vgg19``); the work runs on its device.
         content_weight, style_weight, tv_weight: weights of the three loss terms, finite and >= 0.
         style_layers, content_layer: VGG-19 layer names (``relu1_1`` ... ``relu5_4``, ``conv4_2``, ...).
         steps: forward-backward passes, 1 to 2000 (see the module docstring for L-BFGS).

@@ -6,8 +6,14 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from ganstudio import feature_network
 from ganstudio.checkpoints import load_state_dict_strictly
-from ganstudio.errors import CheckpointError, GanStudioError, ModelNotFoundError, UnsafeCheckpointError
+from ganstudio.errors import (
+    CheckpointError,
+    GanStudioError,
+    ModelNotFoundError,
+    UnsafeCheckpointError,
+)
 from ganstudio.models import adain, vgg19
 
 # torchvision's vgg19 (cfgs["E"]): the Sequential index of each conv in ``features`` and its widths, written out
@@ -70,15 +76,15 @@ def test_the_torch_hub_cache_file_is_found_and_loads(torch_home, torchvision_fil
     cached = torch_home / "hub" / "checkpoints" / "vgg19-dcbb9e9d.pth"
     cached.parent.mkdir(parents=True)
     cached.write_bytes(torchvision_file.read_bytes())
-    assert vgg19.find_vgg19() == cached
-    network = vgg19.load_vgg19()
+    assert feature_network.find_vgg19() == cached
+    network = feature_network.load_vgg19()
     assert network.layout == "torchvision" and not network.training
     assert not any(parameter.requires_grad for parameter in network.parameters())
 
 
 def test_no_vgg_anywhere_says_where_to_put_which_file(torch_home):
     with pytest.raises(ModelNotFoundError) as caught:
-        vgg19.find_vgg19()
+        feature_network.find_vgg19()
     message = str(caught.value)
     assert str(torch_home / "hub" / "checkpoints" / "vgg19-dcbb9e9d.pth") in message
     assert "--vgg PATH" in message and "vgg_normalised.pth" in message
@@ -90,26 +96,26 @@ def test_without_torch_home_the_hub_cache_is_under_the_home_cache(tmp_path, monk
     monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
     monkeypatch.setenv("HOME", str(tmp_path))
     with pytest.raises(ModelNotFoundError, match=str(tmp_path / ".cache/torch/hub/checkpoints/vgg19-dcbb9e9d.pth")):
-        vgg19.find_vgg19()
+        feature_network.find_vgg19()
 
 
 def test_a_given_path_wins_over_the_hub_cache(torch_home, adain_file):
-    assert vgg19.find_vgg19(adain_file) == adain_file
-    assert vgg19.find_vgg19(str(adain_file.parent)) == adain_file  # a folder holding a known name
+    assert feature_network.find_vgg19(adain_file) == adain_file
+    assert feature_network.find_vgg19(str(adain_file.parent)) == adain_file  # a folder holding a known name
 
 
 def test_a_given_path_that_does_not_exist_is_named(tmp_path):
     with pytest.raises(ModelNotFoundError, match=r"nope\.pth.*--vgg"):
-        vgg19.find_vgg19(tmp_path / "nope.pth")
+        feature_network.find_vgg19(tmp_path / "nope.pth")
     with pytest.raises(ModelNotFoundError, match="holds no VGG-19 weights"):
-        vgg19.find_vgg19(tmp_path)
+        feature_network.find_vgg19(tmp_path)
 
 
 # --------------------------------------------------------------------------- the two layouts
 
 
 def test_torchvision_file_loads_strictly_and_its_classifier_is_dropped(torchvision_file):
-    network = vgg19.load_vgg19(torchvision_file)
+    network = feature_network.load_vgg19(torchvision_file)
     written = torch.load(torchvision_file, weights_only=True)
     loaded = network.state_dict()
     assert set(loaded) == {key for key in written if key.startswith("features.")}
@@ -118,7 +124,7 @@ def test_torchvision_file_loads_strictly_and_its_classifier_is_dropped(torchvisi
 
 
 def test_adain_full_53_module_file_loads(adain_file):
-    network = vgg19.load_vgg19(adain_file)
+    network = feature_network.load_vgg19(adain_file)
     assert network.layout == "adain" and len(network.features) == 53
     assert network.available_layers[-1] == "relu5_4"
     written = torch.load(adain_file, weights_only=True)
@@ -128,7 +134,7 @@ def test_adain_full_53_module_file_loads(adain_file):
 def test_adain_file_cut_at_relu4_1_gives_the_layers_up_to_relu4_1(tmp_path):
     path = tmp_path / "vgg_normalised.pth"
     torch.save({k: v for k, v in random_adain_state_dict().items() if int(k.split(".")[0]) < 31}, path)
-    network = vgg19.load_vgg19(path)
+    network = feature_network.load_vgg19(path)
     assert network.available_layers[-1] == "relu4_1"
     with pytest.raises(KeyError, match="relu5_1"):
         network(torch.rand(1, 3, 32, 32), ["relu5_1"])
@@ -156,7 +162,7 @@ def conv_relu(x, state_dict, index, *, reflect):
 
 
 def test_torchvision_layout_normalises_with_the_imagenet_mean_and_std(torchvision_file):
-    network = vgg19.load_vgg19(torchvision_file)
+    network = feature_network.load_vgg19(torchvision_file)
     weights = {k.removeprefix("features."): v for k, v in torch.load(torchvision_file, weights_only=True).items()}
     image = torch.rand(1, 3, 24, 20, generator=torch.Generator().manual_seed(1))
     mean = torch.tensor([0.485, 0.456, 0.406]).reshape(1, 3, 1, 1)
@@ -169,7 +175,7 @@ def test_torchvision_layout_normalises_with_the_imagenet_mean_and_std(torchvisio
 
 
 def test_adain_layout_feeds_0_to_1_straight_into_its_1x1_conv(adain_file):
-    network = vgg19.load_vgg19(adain_file)
+    network = feature_network.load_vgg19(adain_file)
     weights = torch.load(adain_file, weights_only=True)
     image = torch.rand(1, 3, 24, 20, generator=torch.Generator().manual_seed(1))
     mean = torch.tensor([0.485, 0.456, 0.406]).reshape(1, 3, 1, 1)
@@ -183,7 +189,7 @@ def test_adain_layout_feeds_0_to_1_straight_into_its_1x1_conv(adain_file):
 
 def test_adain_layout_gives_the_adain_encoders_relu4_1(adain_file):
     # Same weights, two loaders: the style-transfer container keeps vgg[:31] and ends at relu4_1.
-    network = vgg19.load_vgg19(adain_file)
+    network = feature_network.load_vgg19(adain_file)
     container = adain.build(adain.Config())
     written = torch.load(adain_file, weights_only=True)
     container.vgg.load_state_dict({k: v for k, v in written.items() if int(k.split(".")[0]) < adain.ENCODER_LENGTH})
@@ -197,12 +203,12 @@ def test_adain_layout_gives_the_adain_encoders_relu4_1(adain_file):
 
 def test_conformance_vgg_normalised_loads(conformance_dir):
     # The official-format fixture: old serialization, layers 32-51 stored as broadcast views.
-    network = vgg19.load_vgg19(conformance_dir / "adain" / "vgg_normalised.pth")
+    network = feature_network.load_vgg19(conformance_dir / "adain" / "vgg_normalised.pth")
     assert network.layout == "adain" and network.available_layers[-1] == "relu5_4"
 
 
 def test_taps_come_back_in_the_order_asked_with_conv_values_before_the_relu(torchvision_file):
-    network = vgg19.load_vgg19(torchvision_file)
+    network = feature_network.load_vgg19(torchvision_file)
     image = torch.rand(1, 3, 32, 32, generator=torch.Generator().manual_seed(3))
     features = network(image, ["relu4_2", "conv4_2", "relu1_1"])
     assert list(features) == ["relu4_2", "conv4_2", "relu1_1"]
@@ -244,14 +250,14 @@ def test_vgg19_with_batch_norm_is_refused_with_a_reason(tmp_path):
     path = tmp_path / "vgg19_bn-c79401a0.pth"
     torch.save(state_dict, path)
     with pytest.raises(CheckpointError, match="batch norm"):
-        vgg19.load_vgg19(path)
+        feature_network.load_vgg19(path)
 
 
 def test_another_network_is_refused_naming_the_file_and_the_expected_keys(tmp_path):
     path = tmp_path / "netG.pth"
     torch.save({"main.0.weight": torch.zeros(8, 4, 4, 4)}, path)
     with pytest.raises(CheckpointError, match=r"netG\.pth.*features\.0\.weight"):
-        vgg19.load_vgg19(path)
+        feature_network.load_vgg19(path)
 
 
 def test_a_vgg16_file_is_refused_by_the_strict_load(tmp_path):
@@ -262,12 +268,12 @@ def test_a_vgg16_file_is_refused_by_the_strict_load(tmp_path):
     torch.save({f"features.{i}.weight": torch.zeros(o, c, 3, 3) for i, (c, o) in zip(vgg16_convs, widths)}
                | {f"features.{i}.bias": torch.zeros(o) for i, (c, o) in zip(vgg16_convs, widths)}, path)
     with pytest.raises(CheckpointError, match="vgg16-397923af.pth.*missing key"):
-        vgg19.load_vgg19(path)
+        feature_network.load_vgg19(path)
 
 
 def test_a_pickle_that_runs_code_is_refused(tmp_path):
     path = tmp_path / "vgg19-dcbb9e9d.pth"
     torch.save({"features.0.weight": torch.nn.Conv2d(3, 64, 3)}, path)  # a whole module: not a plain state dict
     with pytest.raises(UnsafeCheckpointError, match="refused"):
-        vgg19.load_vgg19(path)
+        feature_network.load_vgg19(path)
 
