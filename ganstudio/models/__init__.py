@@ -21,6 +21,7 @@ this table stays cheap.
 from __future__ import annotations
 
 import importlib
+from collections.abc import Mapping
 from types import ModuleType
 
 ARCHITECTURES: dict[str, str] = {
@@ -43,3 +44,17 @@ def get_architecture(arch: str) -> ModuleType:
     except KeyError:
         known = ", ".join(sorted(ARCHITECTURES))
         raise KeyError(f"unknown architecture '{arch}'. Known: {known}.") from None
+
+
+def matching_architectures(state_dict: Mapping[str, object]) -> list[str]:
+    """The ids of the architectures whose ``matches`` accepts ``state_dict`` (after their own ``normalize_keys``),
+    in table order. ``tests/models/test_architectures.py`` checks that a network is recognised by its own alone."""
+    found = []
+    for arch in ARCHITECTURES:
+        module = get_architecture(arch)
+        try:
+            if module.matches(module.normalize_keys(state_dict)):
+                found.append(arch)
+        except (LookupError, ValueError, AttributeError):  # a part of a checkpoint unlike anything the arch knows
+            continue
+    return found
