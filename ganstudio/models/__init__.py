@@ -27,8 +27,10 @@ from types import ModuleType
 ARCHITECTURES: dict[str, str] = {
     "dcgan": "ganstudio.models.dcgan",
     "cgan": "ganstudio.models.cgan",
+    "cdcgan": "ganstudio.models.cdcgan",
     "pix2pix_unet": "ganstudio.models.pix2pix_unet",
     "cyclegan_resnet": "ganstudio.models.cyclegan_resnet",
+    "vintagify_resnet": "ganstudio.models.vintagify_resnet",
     "patchgan": "ganstudio.models.patchgan",
     "stargan": "ganstudio.models.stargan",
     "stargan_v2": "ganstudio.models.stargan_v2",
