@@ -107,7 +107,10 @@ def build_tab(registry: Registry, backends: gr.State) -> dict[str, gr.components
 def label_options(registry: Registry, name: str | None, current: str | None) -> dict:
     """Choices, value and visibility of the class-label dropdown for a model."""
     entry = common.find_entry(registry, name, "generate")
-    labels = list(common.model_labels(registry, name)) if entry is not None and entry.arch == "cgan" else []
+    conditional = entry is not None and (entry.arch == "cgan" or "num_classes" in entry.config)
+    labels = list(common.model_labels(registry, name)) if conditional else []
+    if conditional and not labels and "num_classes" in entry.config:  # an imported model without class names
+        labels = [str(index) for index in range(int(entry.config["num_classes"]))]
     value = current if current in labels else (labels[0] if labels else None)
     return {"choices": labels, "value": value, "visible": bool(labels)}
 
