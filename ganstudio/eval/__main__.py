@@ -23,7 +23,7 @@ EXIT_USER_ERROR = 2
 
 def build_parser() -> argparse.ArgumentParser:
     from ganstudio.eval.classifier import ClassifierConfig
-    from ganstudio.eval.suite import BUILT_IN_MODELS, DEFAULT_SAMPLES
+    from ganstudio.eval.suite import BUILT_IN_MODELS, DEFAULT_SAMPLES, PACKAGE_MODELS
 
     parser = argparse.ArgumentParser(
         prog="python -m ganstudio.eval",
@@ -31,7 +31,8 @@ def build_parser() -> argparse.ArgumentParser:
         "with a digit classifier and pixel measurements as judges.",
     )
     parser.add_argument("--models", nargs="+", metavar="NAME", default=list(BUILT_IN_MODELS),
-                        help=f"models to score (default: all of {', '.join(BUILT_IN_MODELS)})")
+                        help=f"models to score (default: all of {', '.join(BUILT_IN_MODELS)}; "
+                        f"also {', '.join(PACKAGE_MODELS)})")
     parser.add_argument("--samples", type=int, default=DEFAULT_SAMPLES,
                         help="images per measurement (test inputs are capped at the 1,000 held-out digits)")
     output = parser.add_mutually_exclusive_group()
