@@ -16,6 +16,9 @@ Quirks:
 - nz and the number of classes are not stored: ``main.0.weight`` takes ``nz + num_classes`` input channels.
   ``infer_config`` takes nz = 100 (the package's ``latent_space_size``, DCGAN's default) and the rest as
   classes, and refuses a file with 100 input channels or fewer rather than guess.
+- The weights were saved from CUDA tensors and the package loads them on import with a bare ``torch.load``, so
+  ``import omniart_eye_generator`` fails on a machine without a GPU. The studio reads the file with
+  ``map_location="cpu"`` and never imports the package.
 - ``generate_eye`` samples in eval mode (BatchNorm running statistics, Dropout off), as the studio does.
 - The package turns the tanh output into pixels with ``np.clip((x + 1) / 2 * 256, 0, 255)`` then ``uint8``
   (truncation): 256 where the usual mapping has 255, so a pixel is up to one level brighter than
