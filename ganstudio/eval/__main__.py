@@ -59,7 +59,7 @@ def main(argv: Sequence[str] | None = None, *, registry: Registry | None = None,
     try:
         from ganstudio.eval import report
         from ganstudio.eval.classifier import ClassifierConfig, torch_threads
-        from ganstudio.eval.suite import check_request, evaluate_models, prepare_judges
+        from ganstudio.eval.suite import SCORERS, check_request, evaluate_models, prepare_judges
 
         check_request(args.models, args.samples)
         if args.classifier_steps < 1:
@@ -67,7 +67,8 @@ def main(argv: Sequence[str] | None = None, *, registry: Registry | None = None,
         if args.threads < 0:
             raise GanStudioError(f"--threads must be 0 (torch's default) or more, not {args.threads}.")
         with torch_threads(args.threads):
-            if judges is None:
+            # the digit classifiers judge the digit models only; the package models are measured from pixels
+            if judges is None and any(name in SCORERS for name in args.models):
                 judges = prepare_judges(digit_config=ClassifierConfig(steps=args.classifier_steps), cache_dir=args.cache_dir)
             reports = evaluate_models(args.models, registry=registry, judges=judges, samples=args.samples, device=args.device)
     except GanStudioError as error:

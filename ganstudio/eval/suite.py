@@ -545,7 +545,7 @@ def check_request(names: Sequence[str], samples: int) -> None:
         raise GanStudioError(f"--samples must be at least 2 (a Fréchet distance needs two samples), not {samples}.")
 
 
-def evaluate_models(names: Sequence[str] = BUILT_IN_MODELS, *, registry: Registry | None = None, judges: Judges,
+def evaluate_models(names: Sequence[str] = BUILT_IN_MODELS, *, registry: Registry | None = None, judges: Judges | None,
                     samples: int = DEFAULT_SAMPLES, device: Literal["auto", "cpu", "cuda"] = "auto") -> list[ModelReport]:
     """Score each named built-in model; one missing from the registry is "not available", one that errors "failed".
 

@@ -65,3 +65,19 @@ def test_scorers_run_on_tiny_models(tmp_path):
     vintage_scores = {score.key: score for score in score_vintage(vintage, None, 0)}
     assert set(vintage_scores) == {"saturation", "contrast", "warmth", "hue_shift", "pixel_change"}
     assert 0.0 <= vintage_scores["saturation"].references["before"] <= 1.0
+
+
+def test_package_models_alone_need_no_digit_judges(tmp_path, capsys, monkeypatch):
+    import json
+
+    from ganstudio.eval import suite
+    from ganstudio.eval.__main__ import main
+
+    def refuse(**_):
+        raise AssertionError("the digit judges were prepared")
+
+    monkeypatch.setattr(suite, "prepare_judges", refuse)
+    registry = Registry(weights_dir=tmp_path / "no-models", user_dir=tmp_path / "user")
+    assert main(["--models", "faces-dcgan", "--json"], registry=registry) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["judges"] is None and result["models"][0]["status"] == "not available"
