@@ -46,7 +46,7 @@ _WRAPPER_KEYS = ("state_dict", "model_state_dict", "params_ema", "params")
 
 # The most memory a checkpoint may take once unpacked. torch.load inflates every entry of a zip checkpoint into
 # memory; a 2 MB file whose entry declares 3 GB would otherwise exhaust a public Space.
-MAX_CHECKPOINT_BYTES = int(os.environ.get("GANSTUDIO_MAX_CHECKPOINT_BYTES", 2 * 1024**3))
+MAX_CHECKPOINT_BYTES = int(os.environ.get("GANSTUDIO_MAX_CHECKPOINT_BYTES", str(2 * 1024**3)))
 
 _LFS_POINTER = b"version https://git-lfs.github.com/spec/"
 _ZIP_MAGIC = b"PK\x03\x04"  # torch.save's format since PyTorch 1.6 (torch.serialization._is_zipfile)

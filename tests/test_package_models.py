@@ -144,7 +144,7 @@ def eye_package():
     real_load = torch.load
     torch.load = functools.partial(real_load, map_location="cpu")
     try:
-        import omniart_eye_generator.eye_generator as eye_generator
+        from omniart_eye_generator import eye_generator
     finally:
         torch.load = real_load
     return eye_generator
@@ -239,9 +239,9 @@ def vintage_model(registry):
 
 @pytest.mark.parametrize("name", ["astronaut", "chelsea"])
 def test_vintage_matches_the_package_generator_on_photos(vintage_model, vintage_runs, name):
-    from ganstudio import images
-
     from vintagify.preprocess import preprocess
+
+    from ganstudio import images
 
     run = vintage_runs[name]
     array = images.image_to_array(package_crop(run["photo"], VINTAGE_SIZE), vintage_model.preprocessing["input_range"])

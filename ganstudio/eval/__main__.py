@@ -59,7 +59,12 @@ def main(argv: Sequence[str] | None = None, *, registry: Registry | None = None,
     try:
         from ganstudio.eval import report
         from ganstudio.eval.classifier import ClassifierConfig, torch_threads
-        from ganstudio.eval.suite import SCORERS, check_request, evaluate_models, prepare_judges
+        from ganstudio.eval.suite import (
+            SCORERS,
+            check_request,
+            evaluate_models,
+            prepare_judges,
+        )
 
         check_request(args.models, args.samples)
         if args.classifier_steps < 1:
