@@ -1,8 +1,20 @@
 """Safe checkpoint readers and writers.
 
 Reading never runs code: PyTorch files go through ``torch.load(weights_only=True)``
-and safetensors files through ``safetensors``. Writing is safetensors only, with
-the architecture and its config in the metadata so a file describes itself.
+and safetensors files through ``safetensors``. Before either, a file is looked at:
+a Git LFS pointer, a web page or a text file saved under a checkpoint's name is
+named for what it is, and a file that would take more than ``MAX_CHECKPOINT_BYTES``
+once unpacked is refused before anything is inflated.
+
+Training scripts rarely save a bare state dict: ``{"netG_state_dict": ...,
+"optimizerG_state_dict": ..., "epoch": ...}``, ``{"generator": ..., "g_ema": ...}``,
+Lightning's ``{"state_dict": {"generator.*": ...}}``. ``read_network_state_dict``
+finds the network a known architecture recognises in such a container
+(``find_networks`` lists them all); when there are several it says which and how to
+pick one (``extract_network``).
+
+Writing is safetensors only, with the architecture and its config in the metadata so
+a file describes itself.
 """
 
 from __future__ import annotations
@@ -13,6 +25,7 @@ import pickle
 import struct
 import zipfile
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -33,15 +46,24 @@ PYTORCH_SUFFIXES = (".pth", ".pt", ".ckpt", ".bin", ".tar", ".model")
 SAFETENSORS_SUFFIX = ".safetensors"
 CHECKPOINT_SUFFIXES = (*PYTORCH_SUFFIXES, SAFETENSORS_SUFFIX)
 
-# Containers that training scripts commonly wrap a state dict in.
+# Containers that training scripts commonly wrap a state dict in, unwrapped on reading whatever is inside.
 _WRAPPER_KEYS = ("state_dict", "model_state_dict", "params_ema", "params")
+
+# The most memory a checkpoint may take once unpacked. torch.load inflates every entry of a zip checkpoint into
+# memory; a 2 MB file whose entry declares 3 GB would otherwise exhaust a public Space.
+MAX_CHECKPOINT_BYTES = int(os.environ.get("GANSTUDIO_MAX_CHECKPOINT_BYTES", str(2 * 1024**3)))
+
+_LFS_POINTER = b"version https://git-lfs.github.com/spec/"
+_ZIP_MAGIC = b"PK\x03\x04"  # torch.save's format since PyTorch 1.6 (torch.serialization._is_zipfile)
+_SNIFF_BYTES = 512
 
 
 def read_checkpoint(path: str | os.PathLike) -> dict[str, object]:
     """Read a checkpoint file into a (possibly nested) dict of tensors, without running code.
 
     Raises:
-        CheckpointError: the file is missing, truncated, or not a checkpoint.
+        CheckpointError: the file is missing, truncated, too large once unpacked, or not a checkpoint
+            (a Git LFS pointer, a web page, a text file).
         UnsafeCheckpointError: the file is a pickle that would execute code.
     """
     path = Path(path)
@@ -49,9 +71,103 @@ def read_checkpoint(path: str | os.PathLike) -> dict[str, object]:
         raise CheckpointError(f"checkpoint '{path}' does not exist or is not a file.")
     if path.stat().st_size == 0:
         raise CheckpointError(f"checkpoint '{path}' is empty. Copy the file again; the download may have failed.")
+    with open(path, "rb") as handle:
+        head = handle.read(_SNIFF_BYTES)
+    refuse_non_checkpoint(path, head)
+    check_unpacked_size(path, zipped=head.startswith(_ZIP_MAGIC))
     if path.suffix == SAFETENSORS_SUFFIX:
         return _read_safetensors(path)
     return _read_torch(path)
+
+
+def refuse_non_checkpoint(path: str | os.PathLike, head: bytes) -> None:
+    """Name a Git LFS pointer, a web page or a text file for what it is (``head``: the file's first bytes).
+
+    Without this, ``torch.load`` calls them pickles that would run code, which sends people the wrong way.
+
+    Raises:
+        CheckpointError: the file is one of those.
+    """
+    if head.startswith(_LFS_POINTER):
+        raise CheckpointError(
+            f"'{path}' is a Git LFS pointer, not the weights: the repository was cloned without its large files. "
+            "Run `git lfs pull` in that clone (after `git lfs install`), or download the file itself, and open it again."
+        )
+    text = _as_text(head)
+    if text is None:
+        return
+    start = text.lstrip().lower()
+    if start.startswith(("<!doctype html", "<html", "<head", "<?xml")) or "<html" in start:
+        raise CheckpointError(
+            f"'{path}' is a web page (HTML), not a checkpoint: the download saved a page (a login, error or "
+            "preview page) instead of the file. Download the file itself (on Hugging Face: the download button, "
+            "a /resolve/ address rather than /blob/) and open it again."
+        )
+    first_line = text.strip().splitlines()[0][:60] if text.strip() else ""
+    raise CheckpointError(
+        f"'{path}' is a text file, not a checkpoint (it starts with {first_line!r}). "
+        "A checkpoint is binary: the file saved by torch.save or safetensors."
+    )
+
+
+def _as_text(head: bytes) -> str | None:
+    """``head`` decoded when it reads as text (UTF-8, no control characters but whitespace), else None.
+
+    Checkpoints never do: a zip starts with PK\\x03\\x04, a legacy torch file with the pickle opcode 0x80,
+    a safetensors file with an 8-byte length full of zero bytes.
+    """
+    try:
+        text = head.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        if exc.start < len(head) - 3:  # only a multi-byte character cut at the end may fail
+            return None
+        text = head[: exc.start].decode("utf-8")
+    if any(ord(char) < 32 and char not in "\t\n\r\f" for char in text) or "\x7f" in text:
+        return None
+    return text
+
+
+def check_unpacked_size(path: str | os.PathLike, *, zipped: bool | None = None, limit: int | None = None) -> int:
+    """The bytes a checkpoint takes once unpacked, refused over ``limit`` (``MAX_CHECKPOINT_BYTES``) before loading.
+
+    For a zip checkpoint (``torch.save`` since 1.6) that is the sum of the entries' declared uncompressed sizes,
+    read from the zip's directory without inflating anything: torch allocates exactly those sizes. Any other file
+    (the legacy format, safetensors) is bounded by its size on disk.
+
+    Raises:
+        CheckpointError: the size is over the limit, or the zip directory cannot be read.
+    """
+    path = Path(path)
+    limit = MAX_CHECKPOINT_BYTES if limit is None else limit
+    if zipped is None:
+        with open(path, "rb") as handle:
+            zipped = handle.read(len(_ZIP_MAGIC)) == _ZIP_MAGIC
+    if zipped:
+        try:
+            with zipfile.ZipFile(path) as archive:
+                total = sum(info.file_size for info in archive.infolist())
+        except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError, EOFError) as exc:
+            raise CheckpointError(
+                f"'{path}' could not be read as a PyTorch checkpoint ({_first_line(exc)}). It may be truncated or "
+                "damaged: copy or download it again."
+            ) from exc
+        what = "would unpack to"
+    else:
+        total = path.stat().st_size
+        what = "is"
+    if total > limit:
+        raise CheckpointError(
+            f"'{path}' {what} {_format_bytes(total)}, over this studio's limit of {_format_bytes(limit)} for a "
+            "checkpoint, so it was not loaded. A GAN generator rarely takes more than a few hundred MB: check that "
+            "this is the file you meant. To allow larger files, set GANSTUDIO_MAX_CHECKPOINT_BYTES."
+        )
+    return total
+
+
+def _format_bytes(count: int) -> str:
+    if count >= 1024**3:
+        return f"{count / 1024**3:.1f} GiB"
+    return f"{count / 1024**2:.1f} MiB"
 
 
 def read_safetensors_metadata(path: str | os.PathLike) -> dict[str, str]:
@@ -124,6 +240,125 @@ def flatten_state_dict(obj: Mapping[str, object], prefix: str = "") -> dict[str,
         elif isinstance(value, Mapping):
             flat.update(flatten_state_dict(value, prefix=f"{name}."))
     return flat
+
+
+# -- finding the network in a training script's container -------------------------------------
+
+# Where training scripts keep a generator, for the examples in messages; any key one or two levels down is searched.
+CONTAINER_KEYS = ("netG_state_dict", "generator", "G", "g_ema", "state_dict", "model", "net", "model_state_dict")
+
+
+@dataclass(frozen=True)
+class FoundNetwork:
+    """A network in a checkpoint file: where it sits, the architecture that recognises it, and its state dict.
+
+    ``key`` is "" for the whole file, else the dotted path of its container ("netG_state_dict",
+    "state_dict.generator"); ``state_dict`` has that prefix removed.
+    """
+
+    key: str
+    arch: str
+    state_dict: dict[str, torch.Tensor]
+
+
+def state_dict_candidates(state_dict: Mapping[str, torch.Tensor]) -> list[tuple[str, dict[str, torch.Tensor]]]:
+    """Every place a network can sit in a flattened checkpoint, as (key, state dict) pairs.
+
+    First the whole file (key ""), then the keys one level down ("netG_state_dict", "generator", "G"), then
+    two ("state_dict.generator", a container nested once), each with its prefix removed. ``module.`` and
+    ``_orig_mod.`` (DataParallel, torch.compile) are stripped from the keys first, wherever they are.
+    """
+    stripped = strip_prefixes(state_dict)
+    groups: dict[str, dict[str, torch.Tensor]] = {}
+    for depth in (1, 2):
+        for name, tensor in stripped.items():
+            parts = name.split(".")
+            if len(parts) > depth:
+                groups.setdefault(".".join(parts[:depth]), {})[".".join(parts[depth:])] = tensor
+    return [("", dict(state_dict)), *groups.items()]
+
+
+def find_networks(state_dict: Mapping[str, torch.Tensor]) -> list[FoundNetwork]:
+    """The networks that a known architecture recognises in a flattened checkpoint.
+
+    The whole file when an architecture recognises it (a plain state dict, or a multi-network file such as
+    StarGAN v2's ``*_nets_ema.ckpt``: it is never split); otherwise every container inside that holds one.
+    Networks for a task come before training-only ones (discriminators), which are listed only when there is
+    nothing else.
+    """
+    from ganstudio.models import get_architecture, matching_architectures
+
+    found: list[FoundNetwork] = []
+    for key, candidate in state_dict_candidates(state_dict):
+        arches = matching_architectures(candidate)
+        if arches:
+            found.append(FoundNetwork(key, arches[0], candidate))
+            if key == "":
+                return found
+    runnable = [network for network in found if get_architecture(network.arch).SPEC.tasks]
+    return runnable or found
+
+
+def read_network_state_dict(path: str | os.PathLike, *, key: str | None = None) -> dict[str, torch.Tensor]:
+    """A checkpoint file's network as a flat state dict, taken out of the training script's container if needed.
+
+    ``key`` picks a container by its dotted path (see ``find_networks``); without it the one network a known
+    architecture recognises is taken, and a file where none is recognised comes back whole (flattened), for
+    the caller to explain.
+
+    Raises:
+        CheckpointError: the file cannot be read; several networks are found and no ``key`` picks one (the
+            message names them and how to pick); ``key`` is not in the file.
+        UnsafeCheckpointError: the file is a pickle that would execute code.
+    """
+    flat = flatten_state_dict(read_checkpoint(path))
+    if key is not None:
+        return _candidate_at(path, flat, key)
+    found = find_networks(flat)
+    if len(found) <= 1:
+        return found[0].state_dict if found else flat
+    listed = ", ".join(f"'{network.key}' ({network.arch})" for network in found)
+    example = found[0].key
+    raise CheckpointError(
+        f"'{path}' holds {len(found)} networks: {listed}. Pick one and save it on its own, e.g. "
+        f"`python -m ganstudio extract {path} --key {example} --output {example.replace('.', '_')}.safetensors`, "
+        "then open that file."
+    )
+
+
+def _candidate_at(path: str | os.PathLike, flat: Mapping[str, torch.Tensor], key: str) -> dict[str, torch.Tensor]:
+    candidates = dict(state_dict_candidates(flat))
+    if key in candidates and key:
+        return candidates[key]
+    found = find_networks(flat)
+    known = ", ".join(f"'{network.key or '(the whole file)'}' ({network.arch})" for network in found) or "none"
+    raise CheckpointError(f"'{path}' has no network under '{key}'. Networks found in it: {known}.")
+
+
+def extract_network(path: str | os.PathLike, *, key: str, output: str | os.PathLike) -> FoundNetwork:
+    """Save the network under ``key`` of a checkpoint as a safetensors file of its own, with its arch and config.
+
+    Raises:
+        CheckpointError: ``output`` is not a .safetensors file, ``key`` is not in the file, or no architecture
+            recognises what is there.
+    """
+    import dataclasses
+
+    if Path(output).suffix != SAFETENSORS_SUFFIX:
+        raise CheckpointError(f"the extracted network is written as safetensors: name the output '*.safetensors', not '{output}'.")
+
+    from ganstudio.models import get_architecture, matching_architectures
+
+    state_dict = read_network_state_dict(path, key=key)
+    arches = matching_architectures(state_dict)
+    if not arches:
+        first = ", ".join(list(state_dict)[:3])
+        raise CheckpointError(f"'{key}' in '{path}' is not a network of a supported architecture (its first keys: {first}).")
+    arch = get_architecture(arches[0])
+    normalized = arch.normalize_keys(state_dict)
+    config = dataclasses.asdict(arch.infer_config(normalized))
+    write_safetensors(output, normalized, arch=arch.SPEC.arch, config=config)
+    return FoundNetwork(key, arch.SPEC.arch, normalized)
 
 
 def load_state_dict_strictly(module: nn.Module, state_dict: Mapping[str, torch.Tensor], *, arch: str) -> None:

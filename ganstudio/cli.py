@@ -86,6 +86,13 @@ def build_parser() -> argparse.ArgumentParser:
     import_command.add_argument("--name", help="registry name (default: from the file name)")
     import_command.add_argument("--overwrite", action="store_true", help="replace a user model of the same name")
 
+    extract = add_command("extract", "save one network of a training checkpoint that holds several as a file of its own",
+                          image_task=False)
+    extract.add_argument("path")
+    extract.add_argument("--key", required=True, help="where the network sits, e.g. g_ema or state_dict.generator "
+                         "(opening the checkpoint lists them)")
+    extract.add_argument("--output", required=True, help="the .safetensors file to write")
+
     remove = add_command("remove", "delete an imported or fine-tuned model (built-in models stay)", image_task=False)
     remove.add_argument("name")
 
@@ -305,6 +312,14 @@ def run_import(args: argparse.Namespace) -> dict:
             "config": entry.config, "message": f"imported '{entry.name}' ({entry.arch}, {', '.join(entry.tasks)})"}
 
 
+def run_extract(args: argparse.Namespace) -> dict:
+    from ganstudio.checkpoints import extract_network
+
+    found = extract_network(args.path, key=args.key, output=args.output)
+    return {"key": found.key, "arch": found.arch, "output": args.output,
+            "message": f"wrote the '{found.key}' network ({found.arch}) to {args.output}; open that file as a model"}
+
+
 def run_remove(args: argparse.Namespace) -> dict:
     _registry().remove(args.name)
     return {"name": args.name, "message": f"removed '{args.name}' and its files"}
@@ -371,6 +386,7 @@ COMMANDS = {
     "stylize": run_stylize,
     "models": run_models,
     "import": run_import,
+    "extract": run_extract,
     "remove": run_remove,
     "export": run_export,
     "finetune": run_finetune,

@@ -117,22 +117,28 @@ def image_to_array(image: Image.Image, value_range: Sequence[float] = (-1.0, 1.0
     return np.ascontiguousarray(scaled.transpose(2, 0, 1)[None])
 
 
-def array_to_image(array: np.ndarray, value_range: Sequence[float] = (-1.0, 1.0), rounding: str = "round") -> Image.Image:
+def array_to_image(array: np.ndarray, value_range: Sequence[float] = (-1.0, 1.0), rounding: str = "round", *,
+                   scale: float = 255.0, normalize: str | None = None) -> Image.Image:
     """A 3xHxW (or 1x3xHxW) float array in ``value_range`` as a PIL RGB image.
 
     ``rounding="truncate"`` is junyanz's ``tensor2im`` and fast neural style's ``save_image``
     (scale, clamp, cast); ``"round"`` is torchvision's ``save_image`` (scale, +0.5, clamp, cast).
+    ``scale`` is what the top of the range maps to before clamping (omniart-eye-generator uses 256).
+    ``normalize="minmax"`` stretches the image's own minimum..maximum to the full range instead of
+    ``value_range``, as torchvision's ``make_grid(normalize=True)`` does for one image.
     """
     array = np.asarray(array, dtype=np.float32)
     if array.ndim == 4:
         array = array[0]
-    low, high = (float(v) for v in value_range)
-    if high - low == 255.0:
-        pixels = array - np.float32(low)
-    elif (low, high) == (-1.0, 1.0):
-        pixels = (array + np.float32(1.0)) / np.float32(2.0) * np.float32(255.0)
+    if normalize == "minmax":
+        # make_grid: clamp to [min, max], subtract min, divide by max(max - min, 1e-5), in float32
+        low, high = float(array.min()), float(array.max())
+        unit = (np.clip(array, np.float32(low), np.float32(high)) - np.float32(low)) / np.float32(max(high - low, 1e-5))
+        pixels = unit * np.float32(scale)
+    elif normalize is not None:
+        raise ValueError(f"normalize must be None or 'minmax', not {normalize!r}")
     else:
-        pixels = (array - np.float32(low)) / np.float32(high - low) * np.float32(255.0)
+        pixels = _scale_to_pixels(array, value_range, scale)
     if rounding == "round":
         pixels = pixels + np.float32(0.5)
     elif rounding != "truncate":
@@ -143,14 +149,28 @@ def array_to_image(array: np.ndarray, value_range: Sequence[float] = (-1.0, 1.0)
     return Image.fromarray(np.ascontiguousarray(pixels.transpose(1, 2, 0)))
 
 
-def valid_size(width: int, height: int, *, multiple: int | None, max_side: int | None = DEFAULT_MAX_SIDE) -> tuple[int, int]:
-    """The processing size for an image: its own size, capped at ``max_side``, rounded to ``multiple``.
+def _scale_to_pixels(array: np.ndarray, value_range: Sequence[float], scale: float) -> np.ndarray:
+    low, high = (float(v) for v in value_range)
+    if high - low == 255.0 and scale == 255.0:
+        return array - np.float32(low)
+    if (low, high) == (-1.0, 1.0):
+        return (array + np.float32(1.0)) / np.float32(2.0) * np.float32(scale)
+    return (array - np.float32(low)) / np.float32(high - low) * np.float32(scale)
+
+
+RESAMPLING = {"bicubic": Image.BICUBIC, "bilinear": Image.BILINEAR, "lanczos": Image.LANCZOS}
+
+
+def valid_size(width: int, height: int, *, multiple: int | None, max_side: int | None = DEFAULT_MAX_SIDE,
+               short_side: int | None = None) -> tuple[int, int]:
+    """The processing size for an image: its own size (or, with ``short_side``, scaled so that its
+    shorter side is that long), capped at ``max_side``, rounded to ``multiple``.
 
     A side is rounded to the nearest multiple (never below one multiple), so a size that is
     already valid comes back unchanged.
     """
-    scale = 1.0
-    if max_side and max(width, height) > max_side:
+    scale = short_side / min(width, height) if short_side else 1.0
+    if max_side and max(width, height) * scale > max_side:
         scale = max_side / max(width, height)
     new_w, new_h = max(1, round(width * scale)), max(1, round(height * scale))
     if multiple and multiple > 1:
@@ -161,15 +181,21 @@ def valid_size(width: int, height: int, *, multiple: int | None, max_side: int |
 
 
 def fit_image(image: Image.Image, *, multiple: int | None, max_side: int | None = DEFAULT_MAX_SIDE,
-              fixed_size: int | None = None) -> Image.Image:
-    """Resize (bicubic, as junyanz's test.py) to a size the network takes; no resampling when already valid."""
+              fixed_size: int | None = None, short_side: int | None = None, resample: str = "bicubic") -> Image.Image:
+    """Resize to a size the network takes; no resampling when already valid.
+
+    Bicubic as junyanz's test.py by default; ``resample="bilinear"`` is torchvision's ``Resize`` on a PIL image.
+    """
     if fixed_size:
         size = (fixed_size, fixed_size)
     else:
-        size = valid_size(*image.size, multiple=multiple, max_side=max_side)
+        size = valid_size(*image.size, multiple=multiple, max_side=max_side, short_side=short_side)
     if size == image.size:
         return image
-    return image.resize(size, Image.BICUBIC)
+    try:
+        return image.resize(size, RESAMPLING[resample])
+    except KeyError:
+        raise ValueError(f"resample must be one of {', '.join(RESAMPLING)}, not {resample!r}") from None
 
 
 def resize_image(image: Image.Image, size: tuple[int, int]) -> Image.Image:

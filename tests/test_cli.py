@@ -149,3 +149,21 @@ def test_remove_deletes_a_user_model_and_refuses_a_built_in_one(capsys, tmp_path
     assert "temp-digits" not in {row["name"] for row in _run_json(capsys, ["models"])[1]["models"]}
     code, result = _run_json(capsys, ["remove", "digits-dcgan"])
     assert code == 2 and "only imported or fine-tuned" in result["error"]
+
+
+def test_extract_saves_the_picked_generator_and_generate_runs_it(capsys, tmp_path):
+    import torch
+
+    from ganstudio.models import dcgan
+
+    networks = {}
+    for seed, key in enumerate(("generator", "g_ema")):
+        torch.manual_seed(seed)
+        networks[key] = dcgan.build(dcgan.Config(nz=8, ngf=4, n_layers=4)).state_dict()
+    torch.save({**networks, "step": 7}, tmp_path / "train.pt")
+    code, result = _run_json(capsys, ["generate", "--model", str(tmp_path / "train.pt"), "--output", str(tmp_path / "x.png")])
+    assert code == 2 and "'generator' (dcgan), 'g_ema' (dcgan)" in result["error"] and "ganstudio extract" in result["error"]
+    code, result = _run_json(capsys, ["extract", str(tmp_path / "train.pt"), "--key", "g_ema", "--output", str(tmp_path / "G.safetensors")])
+    assert code == 0 and result["arch"] == "dcgan"
+    assert main(["generate", "--model", str(tmp_path / "G.safetensors"), "--seed", "1", "--output", str(tmp_path / "one.png")]) == 0
+    assert Image.open(tmp_path / "one.png").size == (32, 32)

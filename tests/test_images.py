@@ -154,3 +154,32 @@ def test_animation_bounces_and_loops(tmp_path):
     with Image.open(path) as gif:
         assert gif.n_frames == 6  # 4 forward, 2 back
         assert gif.info.get("loop") == 0
+
+
+def test_output_scale_256_truncates_as_omniart_eye_generator_does():
+    array = np.linspace(-1, 1, 3 * 8 * 8, dtype=np.float32).reshape(3, 8, 8)
+    package = np.clip(((array.transpose(1, 2, 0) + 1) / 2.0) * 256, 0, 255).astype(np.uint8)  # eye_generator.__to_image
+    assert np.array_equal(np.asarray(images.array_to_image(array, (-1.0, 1.0), "truncate", scale=256)), package)
+
+
+def test_minmax_normalize_stretches_each_image_to_its_own_range():
+    array = np.array([[[-0.5, 0.0], [0.25, 0.5]]] * 3, dtype=np.float32)
+    pixels = np.asarray(images.array_to_image(array, (-1.0, 1.0), "truncate", normalize="minmax"))[..., 0]
+    assert pixels.tolist() == [[0, 127], [191, 255]]  # (x - min) / (max - min) * 255, truncated
+    flat = np.asarray(images.array_to_image(np.zeros((3, 2, 2), np.float32), normalize="minmax", rounding="truncate"))
+    assert flat.max() == 0  # a flat image divides by 1e-5, as make_grid does, instead of by zero
+
+
+def test_short_side_scales_keeping_the_aspect_ratio_and_respects_the_cap():
+    assert images.valid_size(451, 300, multiple=4, short_side=512) == (772, 512)
+    assert images.valid_size(512, 512, multiple=4, short_side=512) == (512, 512)
+    assert images.valid_size(3000, 1000, multiple=4, short_side=512, max_side=1024) == (1024, 340)
+
+
+def test_fit_image_resamples_with_the_named_filter():
+    picture = Image.fromarray(np.random.default_rng(0).integers(0, 255, (30, 40, 3), dtype=np.uint8))
+    bilinear = images.fit_image(picture, multiple=4, short_side=16, resample="bilinear")
+    assert bilinear.size == (20, 16)
+    assert np.array_equal(np.asarray(bilinear), np.asarray(picture.resize((20, 16), Image.BILINEAR)))
+    with pytest.raises(ValueError, match="resample"):
+        images.fit_image(picture, multiple=4, short_side=16, resample="nearest-ish")

@@ -23,7 +23,7 @@ EXIT_USER_ERROR = 2
 
 def build_parser() -> argparse.ArgumentParser:
     from ganstudio.eval.classifier import ClassifierConfig
-    from ganstudio.eval.suite import BUILT_IN_MODELS, DEFAULT_SAMPLES
+    from ganstudio.eval.suite import BUILT_IN_MODELS, DEFAULT_SAMPLES, PACKAGE_MODELS
 
     parser = argparse.ArgumentParser(
         prog="python -m ganstudio.eval",
@@ -31,7 +31,8 @@ def build_parser() -> argparse.ArgumentParser:
         "with a digit classifier and pixel measurements as judges.",
     )
     parser.add_argument("--models", nargs="+", metavar="NAME", default=list(BUILT_IN_MODELS),
-                        help=f"models to score (default: all of {', '.join(BUILT_IN_MODELS)})")
+                        help=f"models to score (default: all of {', '.join(BUILT_IN_MODELS)}; "
+                        f"also {', '.join(PACKAGE_MODELS)})")
     parser.add_argument("--samples", type=int, default=DEFAULT_SAMPLES,
                         help="images per measurement (test inputs are capped at the 1,000 held-out digits)")
     output = parser.add_mutually_exclusive_group()
@@ -58,7 +59,12 @@ def main(argv: Sequence[str] | None = None, *, registry: Registry | None = None,
     try:
         from ganstudio.eval import report
         from ganstudio.eval.classifier import ClassifierConfig, torch_threads
-        from ganstudio.eval.suite import check_request, evaluate_models, prepare_judges
+        from ganstudio.eval.suite import (
+            SCORERS,
+            check_request,
+            evaluate_models,
+            prepare_judges,
+        )
 
         check_request(args.models, args.samples)
         if args.classifier_steps < 1:
@@ -66,7 +72,8 @@ def main(argv: Sequence[str] | None = None, *, registry: Registry | None = None,
         if args.threads < 0:
             raise GanStudioError(f"--threads must be 0 (torch's default) or more, not {args.threads}.")
         with torch_threads(args.threads):
-            if judges is None:
+            # the digit classifiers judge the digit models only; the package models are measured from pixels
+            if judges is None and any(name in SCORERS for name in args.models):
                 judges = prepare_judges(digit_config=ClassifierConfig(steps=args.classifier_steps), cache_dir=args.cache_dir)
             reports = evaluate_models(args.models, registry=registry, judges=judges, samples=args.samples, device=args.device)
     except GanStudioError as error:

@@ -21,6 +21,7 @@ again and checks the constants below.
 
 from __future__ import annotations
 
+import functools
 import math
 import warnings
 from collections.abc import Callable, Sequence
@@ -310,3 +311,134 @@ def mean_abs_error(a: np.ndarray, b: np.ndarray) -> float:
     if a.shape != b.shape:
         raise ValueError(f"shapes differ: {a.shape} and {b.shape}")
     return float(np.mean(np.abs(a - b)))
+
+
+# -- photographs and faces (the models read from PyPI packages) -------------------------------------------------
+
+def iris_colour_features(image: np.ndarray) -> np.ndarray:
+    """Colour of the central disc of an eye image (the iris and pupil of a centred eye), as six numbers.
+
+    Mean L*, a*, b* and chroma (CIELAB), mean HSV saturation, and the 10th percentile of L* (the pupil
+    and lashes), over the disc of radius a quarter of the width around the centre.
+    """
+    from skimage import color
+
+    rgb = np.asarray(image, dtype=np.float64)
+    height, width = rgb.shape[:2]
+    rows, cols = np.indices((height, width))
+    disc = (rows - height / 2) ** 2 + (cols - width / 2) ** 2 <= (width / 4) ** 2
+    lab = color.rgb2lab(rgb)[disc]
+    saturation = color.rgb2hsv(rgb)[..., 1][disc]
+    chroma = np.hypot(lab[:, 1], lab[:, 2])
+    return np.array([lab[:, 0].mean(), lab[:, 1].mean(), lab[:, 2].mean(), chroma.mean(), saturation.mean(),
+                     np.percentile(lab[:, 0], 10)])
+
+
+@dataclass(frozen=True)
+class CentroidResult:
+    """Nearest-centroid classification of held-out samples: overall and per-class accuracy, and the confusions."""
+
+    accuracy: float
+    per_class: tuple[float, ...]
+    confusion: np.ndarray  # rows: true class, columns: predicted
+
+
+def nearest_centroid_accuracy(train: Sequence[np.ndarray], test: Sequence[np.ndarray]) -> CentroidResult:
+    """Classify each test feature vector by the nearest class centroid of the train vectors (one array per class).
+
+    Features are standardised with the train set's mean and standard deviation first, so no unit dominates.
+    """
+    stacked = np.concatenate(train)
+    mean, std = stacked.mean(axis=0), stacked.std(axis=0) + 1e-12
+    centroids = np.stack([((features - mean) / std).mean(axis=0) for features in train])
+    num_classes = len(train)
+    confusion = np.zeros((num_classes, num_classes), dtype=int)
+    for label, features in enumerate(test):
+        distances = ((((features - mean) / std)[:, None, :] - centroids[None]) ** 2).sum(axis=-1)
+        confusion[label] += np.bincount(distances.argmin(axis=1), minlength=num_classes)
+    per_class = tuple(float(confusion[c, c] / max(confusion[c].sum(), 1)) for c in range(num_classes))
+    return CentroidResult(float(np.trace(confusion) / max(confusion.sum(), 1)), per_class, confusion)
+
+
+def pairwise_distances(features: np.ndarray) -> np.ndarray:
+    """Euclidean distances between all rows (N x N), from the Gram matrix."""
+    flat = np.asarray(features, dtype=np.float64).reshape(len(features), -1)
+    squares = (flat**2).sum(axis=1)
+    return np.sqrt(np.maximum(squares[:, None] + squares[None, :] - 2.0 * flat @ flat.T, 0.0))
+
+
+def diversity(features: np.ndarray) -> tuple[float, float]:
+    """(mean distance between two different samples, mean distance to the nearest other sample / that mean).
+
+    The ratio is near 0 when samples come in near-duplicates (mode collapse) and near 1 when every sample is as
+    far from its nearest neighbour as from a random other one.
+    """
+    distances = pairwise_distances(features)
+    count = len(distances)
+    if count < 2:
+        return 0.0, float("nan")
+    mean = distances.sum() / (count * (count - 1))
+    np.fill_diagonal(distances, np.inf)
+    return float(mean), float(distances.min(axis=1).mean() / mean) if mean > 0 else float("nan")
+
+
+def hog_features(images: np.ndarray) -> np.ndarray:
+    """HOG descriptors (9 orientations, 8 px cells, 2x2 blocks) of grey versions of (N, H, W, 3) images in 0..1."""
+    from skimage.feature import hog
+
+    grey = images.astype(np.float64) @ np.array([0.2125, 0.7154, 0.0721])
+    return np.stack([hog(image, orientations=9, pixels_per_cell=(8, 8), cells_per_block=(2, 2)) for image in grey])
+
+
+def face_found(image: np.ndarray, *, upscale: int = 2) -> bool:
+    """True when scikit-image's LBP frontal-face cascade (OpenCV's, shipped with scikit-image) finds a face.
+
+    The cascade's smallest window is 24 px; a 64 px face is doubled first so that it spans a few scales.
+    """
+    from skimage import transform
+
+    detector = _face_cascade()
+    grey = np.asarray(image, dtype=np.float64) @ np.array([0.2125, 0.7154, 0.0721])
+    side = grey.shape[0] * upscale
+    grey = transform.resize(grey, (side, grey.shape[1] * upscale), order=1, anti_aliasing=False)
+    return len(detector.detect_multi_scale(img=grey, scale_factor=1.1, step_ratio=1, min_size=(side // 2, side // 2),
+                                           max_size=(side * 2, side * 2))) > 0
+
+
+@functools.cache
+def _face_cascade():
+    from skimage import data, feature
+
+    return feature.Cascade(data.lbp_frontal_face_cascade_filename())
+
+
+@dataclass(frozen=True)
+class ColourStatistics:
+    """Mean HSV saturation (0..1), contrast (standard deviation of L*, 0..100) and warmth (mean CIELAB b*)."""
+
+    saturation: float
+    contrast: float
+    warmth: float
+
+
+def colour_statistics(image: np.ndarray) -> ColourStatistics:
+    """Saturation, contrast and warmth of an (H, W, 3) image in 0..1."""
+    from skimage import color
+
+    rgb = np.asarray(image, dtype=np.float64)
+    lab = color.rgb2lab(rgb)
+    return ColourStatistics(float(color.rgb2hsv(rgb)[..., 1].mean()), float(lab[..., 0].std()), float(lab[..., 2].mean()))
+
+
+def hue_shift(before: np.ndarray, after: np.ndarray) -> float:
+    """Mean change of hue in degrees (-180..180, positive towards yellow from red), weighted by saturation.
+
+    A circular mean of the per-pixel hue differences, each weighted by the smaller of the two saturations, so
+    grey pixels, whose hue means nothing, do not count.
+    """
+    from skimage import color
+
+    hsv_before, hsv_after = color.rgb2hsv(np.asarray(before, np.float64)), color.rgb2hsv(np.asarray(after, np.float64))
+    angle = (hsv_after[..., 0] - hsv_before[..., 0]) * 2 * np.pi
+    weight = np.minimum(hsv_before[..., 1], hsv_after[..., 1])
+    return float(np.degrees(np.arctan2((weight * np.sin(angle)).sum(), (weight * np.cos(angle)).sum())))

@@ -49,7 +49,9 @@ def table_rows(reports: Sequence[ModelReport]) -> list[tuple[str, str, str, str]
     return rows
 
 
-def summary_lines(judges: Judges, samples: int) -> list[str]:
+def summary_lines(judges: Judges | None, samples: int) -> list[str]:
+    if judges is None:  # only models measured from pixels
+        return [f"Samples per measurement: {samples} (fixed seeds)."]
     return [
         (f"Digit classifier (judge): {100 * judges.digit_accuracy:.1f}% on {judges.digit_samples} held-out digits, "
          f"{100 * judges.digit_accuracy_attributes:.1f}% on the same digits with random colour/thickness/slant/shift."),
@@ -58,7 +60,7 @@ def summary_lines(judges: Judges, samples: int) -> list[str]:
     ]
 
 
-def format_text(reports: Sequence[ModelReport], judges: Judges, samples: int) -> str:
+def format_text(reports: Sequence[ModelReport], judges: Judges | None, samples: int) -> str:
     """A plain-text table with aligned columns, under the judges' accuracy."""
     rows = [COLUMNS, *table_rows(reports)]
     widths = [max(len(row[column]) for row in rows) for column in range(len(COLUMNS))]
@@ -74,7 +76,7 @@ def format_text(reports: Sequence[ModelReport], judges: Judges, samples: int) ->
     return "\n".join([*summary_lines(judges, samples), "", *body]) + "\n"
 
 
-def format_markdown(reports: Sequence[ModelReport], judges: Judges, samples: int) -> str:
+def format_markdown(reports: Sequence[ModelReport], judges: Judges | None, samples: int) -> str:
     """A Markdown table (model names in bold), with the judges' accuracy as a paragraph above."""
     lines = [" ".join(summary_lines(judges, samples)), "", "| " + " | ".join(COLUMNS) + " |", "|---|---|---:|---|"]
     for model, metric, value, reference in table_rows(reports):
@@ -83,11 +85,11 @@ def format_markdown(reports: Sequence[ModelReport], judges: Judges, samples: int
     return "\n".join(lines) + "\n"
 
 
-def to_json(reports: Sequence[ModelReport], judges: Judges, samples: int) -> dict:
+def to_json(reports: Sequence[ModelReport], judges: Judges | None, samples: int) -> dict:
     """Plain data: the judges' accuracy and, per model, its status and scores by key (NaN as null)."""
     return {
         "samples": samples,
-        "judges": {
+        "judges": None if judges is None else {
             "digit_accuracy": judges.digit_accuracy,
             "digit_accuracy_random_attributes": judges.digit_accuracy_attributes,
             "domain_accuracy": judges.domain_accuracy,
@@ -113,7 +115,7 @@ def to_json(reports: Sequence[ModelReport], judges: Judges, samples: int) -> dic
     }
 
 
-def format_json(reports: Sequence[ModelReport], judges: Judges, samples: int) -> str:
+def format_json(reports: Sequence[ModelReport], judges: Judges | None, samples: int) -> str:
     return json.dumps(to_json(reports, judges, samples), indent=2, allow_nan=False)
 
 

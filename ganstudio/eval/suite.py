@@ -1,4 +1,4 @@
-"""Score the built-in digit models through the task functions, as a user would run them.
+"""Score the built-in models through the task functions, as a user would run them.
 
 Every model is called through ``ganstudio.tasks`` on PIL images, and its outputs are judged
 from their pixels (``metrics``) or by the classifiers (``classifier``). Real digits go through
@@ -6,7 +6,9 @@ the same PIL conversion as the outputs, so quantisation treats both alike. Input
 from the held-out "test" split only, with fixed seeds, so two runs give the same numbers.
 
 Each ``score_<model>`` function returns a list of ``Score``; ``evaluate_models`` runs the ones
-asked for and reports a model that is not in the registry as "not available".
+asked for and reports a model that is not in the registry as "not available". The digit models are
+scored by default; the models read from PyPI packages (faces, eyes, vintage photos) on request, by
+measurements from pixels against an untrained generator or the input photo.
 """
 
 from __future__ import annotations
@@ -400,6 +402,113 @@ def score_cyclegan(model: LoadedModel, judges: Judges, samples: int) -> list[Sco
     ]
 
 
+# -- the pretrained models read from PyPI packages (no digit judges: measured from pixels) -----------------------
+
+def as_unit_images(pictures: Sequence[Image.Image]) -> np.ndarray:
+    """(N, H, W, 3) float32 in 0..1 at the pictures' own size."""
+    return np.stack([metrics.as_unit_rgb(picture) for picture in pictures])
+
+
+def score_faces(model: LoadedModel, judges: Judges, samples: int) -> list[Score]:
+    """How often a face detector finds a face, and how varied the faces are, against an untrained generator.
+
+    No real DigiFace-1M faces are at hand offline, so the references are the same measurements on an untrained
+    generator of the same architecture. Detector: scikit-image's LBP frontal-face cascade (OpenCV's), on faces
+    doubled to 128 px. Variety: mean distance between two samples in pixels (RMS, 0..1) and in HOG descriptors
+    (structure: outline, eyes, mouth), and the nearest-neighbour ratio (0: near-duplicates, 1: no clusters).
+    """
+    fakes = as_unit_images(generate_many(model, samples))
+    untrained = as_unit_images(generate_many(untrained_copy(model), samples))
+    pixel_scale = np.sqrt(fakes[0].size)  # Euclidean distance -> RMS per value
+
+    def measure(batch: np.ndarray) -> dict[str, float]:
+        pixel_mean, _ = metrics.diversity(batch)
+        hog_mean, hog_ratio = metrics.diversity(metrics.hog_features(batch))
+        found = float(np.mean([metrics.face_found(image) for image in batch]))
+        return {"found": found, "pixel": float(pixel_mean / pixel_scale), "hog": hog_mean, "ratio": hog_ratio}
+
+    trained, baseline = measure(fakes), measure(untrained)
+    return [
+        Score("face_found", "a face detector finds a face", trained["found"],
+              references={"untrained generator": baseline["found"]}),
+        Score("pixel_diversity", "mean RMS distance between two faces (0..1)", trained["pixel"], kind="number",
+              references={"untrained generator": baseline["pixel"]}),
+        Score("hog_diversity", "mean HOG distance between two faces", trained["hog"], kind="number",
+              references={"untrained generator": baseline["hog"]}),
+        Score("nearest_neighbour_ratio", "nearest other face / mean distance (HOG; 0 = duplicates)", trained["ratio"],
+              kind="number", references={"untrained generator": baseline["ratio"]}),
+    ]
+
+
+def score_eyes(model: LoadedModel, judges: Judges, samples: int) -> list[Score]:
+    """How well the colour asked for can be told from the eye drawn: nearest-centroid accuracy on iris colour.
+
+    ``samples / num_classes`` eyes per class (seeds ``100_000 * class + i``); the centroids of each class's
+    iris-colour features (``metrics.iris_colour_features``: CIELAB means, chroma, saturation, pupil darkness
+    over the central disc) are taken on the first half of the seeds, the second half is classified.
+    """
+    labels = model.labels or tuple(str(index) for index in range(int(model.config["num_classes"])))
+    per_class = max(4, samples // len(labels))
+
+    def features(generator: LoadedModel) -> list[np.ndarray]:
+        return [np.stack([metrics.iris_colour_features(image) for image in as_unit_images(
+            generate_many(generator, per_class, seed=100_000 * index, label=index))]) for index in range(len(labels))]
+
+    def classify(per_label: list[np.ndarray]) -> metrics.CentroidResult:
+        half = per_class // 2
+        return metrics.nearest_centroid_accuracy([f[:half] for f in per_label], [f[half:] for f in per_label])
+
+    result, baseline = classify(features(model)), classify(features(untrained_copy(model)))
+    worst = int(np.argmin(result.per_class))
+    confusion = result.confusion.astype(float)
+    np.fill_diagonal(confusion, 0)
+    mixed_up = np.unravel_index(int(confusion.argmax()), confusion.shape)
+    share = confusion[mixed_up] / max(result.confusion[mixed_up[0]].sum(), 1)
+    return [
+        Score("colour_accuracy", "colour asked for = nearest iris-colour centroid", result.accuracy,
+              references={"chance": 1 / len(labels), "untrained generator": baseline.accuracy}),
+        Score("per_colour_accuracy", f"per colour ({', '.join(labels)})", result.per_class, kind="shares"),
+        Score("worst_colour_accuracy", f"worst colour ({labels[worst]})", result.per_class[worst]),
+        Score("most_confused", f"most confused: {labels[mixed_up[0]]} read as {labels[mixed_up[1]]}", float(share)),
+    ]
+
+
+VINTAGE_PHOTOS = ("astronaut", "chelsea", "coffee", "rocket")
+
+
+def score_vintage(model: LoadedModel, judges: Judges, samples: int) -> list[Score]:
+    """Colour statistics of scikit-image's photos before and after the translation (``samples`` is not used).
+
+    Saturation (HSV S), contrast (standard deviation of L*), warmth (mean b*: positive = yellow) and the
+    saturation-weighted mean hue shift, averaged over the photos; and how much the pixels change.
+    """
+    from skimage import data
+
+    before, after = [], []
+    for name in VINTAGE_PHOTOS:
+        photo = Image.fromarray(getattr(data, name)())
+        before.append(metrics.as_unit_rgb(photo))
+        after.append(metrics.as_unit_rgb(tasks.translate(model, photo)))
+    stats_before = [metrics.colour_statistics(image) for image in before]
+    stats_after = [metrics.colour_statistics(image) for image in after]
+
+    def mean(stats: list[metrics.ColourStatistics], field_name: str) -> float:
+        return float(np.mean([getattr(item, field_name) for item in stats]))
+
+    return [
+        Score("saturation", "mean saturation (HSV S, 0..1)", mean(stats_after, "saturation"), kind="number",
+              references={"before": mean(stats_before, "saturation")}),
+        Score("contrast", "contrast (std of L*, 0..100)", mean(stats_after, "contrast"), kind="number",
+              references={"before": mean(stats_before, "contrast")}),
+        Score("warmth", "warmth (mean b*, + = yellow)", mean(stats_after, "warmth"), kind="number",
+              references={"before": mean(stats_before, "warmth")}),
+        Score("hue_shift", "mean hue shift (degrees, + = towards yellow from red)",
+              float(np.mean([metrics.hue_shift(b, a) for b, a in zip(before, after, strict=True)])), kind="number"),
+        Score("pixel_change", "mean abs pixel change (0..1)",
+              float(np.mean([np.abs(a - b).mean() for b, a in zip(before, after, strict=True)])), kind="number"),
+    ]
+
+
 SCORERS: dict[str, Callable[[LoadedModel, Judges, int], list[Score]]] = {
     "digits-dcgan": score_dcgan,
     "digits-cgan": score_cgan,
@@ -409,6 +518,14 @@ SCORERS: dict[str, Callable[[LoadedModel, Judges, int], list[Score]]] = {
     "digits-stargan-v2": score_stargan_v2,
 }
 BUILT_IN_MODELS = tuple(SCORERS)
+# Scored on request (--models): their measurements need no judges, but take minutes on a CPU.
+PACKAGE_SCORERS: dict[str, Callable[[LoadedModel, Judges, int], list[Score]]] = {
+    "faces-dcgan": score_faces,
+    "eyes-cgan": score_eyes,
+    "vintage-photo": score_vintage,
+}
+PACKAGE_MODELS = tuple(PACKAGE_SCORERS)
+ALL_SCORERS = {**SCORERS, **PACKAGE_SCORERS}
 
 
 def check_request(names: Sequence[str], samples: int) -> None:
@@ -417,14 +534,14 @@ def check_request(names: Sequence[str], samples: int) -> None:
     Raises:
         GanStudioError: what is wrong, and what is accepted.
     """
-    unknown = [name for name in names if name not in SCORERS]
+    unknown = [name for name in names if name not in ALL_SCORERS]
     if unknown:
-        raise GanStudioError(f"no evaluation for {', '.join(unknown)}. Built-in models: {', '.join(BUILT_IN_MODELS)}.")
+        raise GanStudioError(f"no evaluation for {', '.join(unknown)}. Built-in models: {', '.join(ALL_SCORERS)}.")
     if samples < 2:
         raise GanStudioError(f"--samples must be at least 2 (a Fréchet distance needs two samples), not {samples}.")
 
 
-def evaluate_models(names: Sequence[str] = BUILT_IN_MODELS, *, registry: Registry | None = None, judges: Judges,
+def evaluate_models(names: Sequence[str] = BUILT_IN_MODELS, *, registry: Registry | None = None, judges: Judges | None,
                     samples: int = DEFAULT_SAMPLES, device: Literal["auto", "cpu", "cuda"] = "auto") -> list[ModelReport]:
     """Score each named built-in model; one missing from the registry is "not available", one that errors "failed".
 
@@ -445,7 +562,7 @@ def evaluate_models(names: Sequence[str] = BUILT_IN_MODELS, *, registry: Registr
             reports.append(ModelReport(name, "failed", message=str(error)))
             continue
         try:
-            scores = SCORERS[name](model, judges, samples)
+            scores = ALL_SCORERS[name](model, judges, samples)
         except GanStudioError as error:  # e.g. a model that takes other labels than the spec's
             logger.warning("evaluating %s failed: %s", name, error)
             reports.append(ModelReport(name, "failed", message=str(error), seconds=time.perf_counter() - started))

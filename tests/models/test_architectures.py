@@ -29,8 +29,10 @@ TORCH_ARCHITECTURES = sorted(a for a in ARCHITECTURES if get_architecture(a).SPE
 TINY_CONFIGS = {
     "dcgan": {"nz": 8, "ngf": 4, "n_layers": 4},
     "cgan": {"nz": 8, "ngf": 4, "num_classes": 3, "embed_dim": 4},
+    "cdcgan": {"ngf": 4, "num_classes": 3, "n_layers": 4},  # nz stays 100: the weights do not record it
     "pix2pix_unet": {"ngf": 4, "num_downs": 5},
     "cyclegan_resnet": {"ngf": 4, "n_blocks": 2},
+    "vintagify_resnet": {"ngf": 4, "n_blocks": 2},
     "patchgan": {"ndf": 4, "n_layers": 2},
     "stargan": {"conv_dim": 8, "c_dim": 3, "repeat_num": 2},
     "stargan_v2": {"img_size": 32, "style_dim": 8, "latent_dim": 4, "num_domains": 2, "max_conv_dim": 16},
