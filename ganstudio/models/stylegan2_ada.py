@@ -55,6 +55,7 @@ from ganstudio.models.stylegan_ops import (
     exporting,
     modulated_conv2d,
     setup_filter,
+    truncate,
     upsample2d,
 )
 
@@ -178,24 +179,6 @@ class MappingNetwork(nn.Module):
             x = getattr(self, f"fc{idx}")(x)
         x = x.unsqueeze(1).repeat([1, self.num_ws, 1])
         return truncate(x, self.w_avg, truncation_psi, truncation_cutoff)
-
-
-def truncate(ws: torch.Tensor, w_avg: torch.Tensor, psi: float | torch.Tensor, cutoff: int | None = None) -> torch.Tensor:
-    """``w_avg.lerp(ws, psi)`` on the first ``cutoff`` of the ``num_ws`` copies (all when None), as the official mapping.
-
-    ``psi`` may be a tensor (an exported graph takes it as an input); lerp with weight 1 returns
-    ``ws`` exactly, so psi 1 leaves the ws untouched either way.
-    """
-    if not isinstance(psi, torch.Tensor):
-        if psi == 1:
-            return ws
-        psi = torch.tensor(float(psi), dtype=ws.dtype, device=ws.device)
-    psi = psi.to(ws.dtype).reshape([])
-    if cutoff is not None:
-        # the official in-place x[:, :cutoff] = lerp(...), as a per-copy weight (1 = untouched)
-        first = torch.arange(ws.shape[1], device=ws.device) < cutoff
-        psi = torch.where(first, psi, torch.ones_like(psi))[:, np.newaxis]
-    return w_avg.lerp(ws, psi)
 
 
 class SynthesisLayer(nn.Module):

@@ -8,7 +8,13 @@ import scipy.signal
 import torch
 import torch.nn.functional as F
 
-from ganstudio.models.stylegan_ops import conv2d_resample, modulated_conv2d, setup_filter, upfirdn2d
+from ganstudio.models.stylegan_ops import (
+    conv2d_resample,
+    modulated_conv2d,
+    setup_filter,
+    upfirdn2d,
+    upfirdn2d_reference,
+)
 
 
 @pytest.mark.parametrize("up, down", [(1, 1), (2, 1), (1, 2), (4, 2)])
@@ -20,6 +26,20 @@ def test_upfirdn2d_along_one_axis_is_scipys_upfirdn(up, down):
     f = torch.from_numpy(taps).float().view(1, -1)  # 2-D filter, one row: filters along x only
     out = upfirdn2d(x, f, up=[up, 1], down=[down, 1], padding=[len(taps) - 1, len(taps) - 1, 0, 0])
     np.testing.assert_allclose(out.flatten()[: len(expected)].numpy(), expected, atol=1e-5)
+
+
+@pytest.mark.parametrize("up, down", [(1, 1), (2, 1), (4, 1), (1, 2)])
+@pytest.mark.parametrize("taps", [(4, 4), (12,), (12, 12)])
+@pytest.mark.parametrize("padding", [[0, 0, 0, 0], [9, 8, 9, 8], [-6, -9, -6, -9], [5, -3, 1, 7]])
+def test_upfirdn2d_equals_the_official_reference_op_for_op(up, down, taps, padding):
+    torch.manual_seed(0)
+    x, f = torch.randn(2, 3, 9, 11), torch.randn(*taps)
+    if 9 * up + padding[2] + padding[3] < taps[0]:
+        pytest.skip("the filter is larger than the padded image: the reference refuses it too")
+    for flip_filter in (False, True):
+        kwargs = {"up": up, "down": down, "padding": padding, "flip_filter": flip_filter, "gain": up**2}
+        expected = upfirdn2d_reference(x, f, **kwargs)
+        torch.testing.assert_close(upfirdn2d(x, f, **kwargs), expected, atol=1e-5, rtol=1e-5)
 
 
 def test_a_separable_filter_equals_its_outer_product():
