@@ -369,6 +369,12 @@ class NVlabsUnpickler(pickle.Unpickler):
         module, name = _compat_pickle.NAME_MAPPING.get((module, name), (module, name))
         module = _compat_pickle.IMPORT_MAPPING.get(module, module)
         handler = _HANDLERS.get((module, name))
+        if handler is None and module.startswith("dnnlib.tflib"):
+            raise UnsafeCheckpointError(
+                f"the pickle holds a TensorFlow-era StyleGAN network ('{module}.{name}'), which this app does not "
+                "read. Convert it to a PyTorch pickle with stylegan2-ada-pytorch's legacy.py, or to a .pt file "
+                "with rosinality's convert_weight.py, in an environment you trust."
+            )
         if handler is None:
             raise UnsafeCheckpointError(
                 f"the pickle asks for the global '{module}.{name}', which would run code or build arbitrary objects "

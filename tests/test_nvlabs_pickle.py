@@ -20,6 +20,7 @@ from ganstudio.nvlabs_pickle import (
     EasyDict,
     PersistentRecord,
     PickledTensor,
+    identify,
     load_pickle_safely,
     read_network_pickle,
 )
@@ -246,3 +247,16 @@ def test_a_truncated_file_is_a_checkpoint_error_not_a_crash(sg3_r):
 def test_a_pickle_without_g_ema_says_what_it_expected():
     with pytest.raises(CheckpointError, match="'G_ema'"):
         read_network_pickle(io.BytesIO(pickle.dumps({"weights": [1, 2]}, protocol=4)))
+
+
+def test_a_tensorflow_era_pickle_is_named_as_such():
+    data = b"\x80\x02cdnnlib.tflib.network\nNetwork\nq\x00)\x81q\x01."
+    with pytest.raises(UnsafeCheckpointError, match="TensorFlow-era"):
+        load_pickle_safely(io.BytesIO(data))
+
+
+def test_the_stylegan3_repositorys_stylegan2_is_told_apart_by_its_flat_kwargs():
+    keys = {"synthesis.b4.const": None}
+    assert identify("Generator", keys, {"synthesis_kwargs": {}}) == ("stylegan2_ada", "stylegan2-ada")
+    assert identify("Generator", keys, {"channel_base": 32768}) == ("stylegan2_ada", "stylegan2")
+    assert identify("Discriminator", keys, {}) == (None, None)

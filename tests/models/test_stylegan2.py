@@ -159,6 +159,15 @@ def test_a_state_dict_round_trips_to_the_same_config(name):
     assert all(torch.equal(sg2.normalize_keys(flat)[key], state_dict[key]) for key in state_dict)
 
 
+@pytest.mark.parametrize("size, multiplier", [(256, 1), (512, 2), (1024, 2)])
+def test_released_sizes_are_read_back_from_their_shapes(size, multiplier):
+    config = sg2.Config(size=size, style_dim=512, n_mlp=8, channel_multiplier=multiplier, latent_avg=True)
+    with torch.device("meta"):  # shapes only, no memory
+        state_dict = sg2.build(config).state_dict()
+    assert sg2.infer_config(state_dict) == config
+    assert sg2.n_latent(config) == {256: 14, 512: 16, 1024: 18}[size]
+
+
 def test_onnx_export_of_mapping_and_synthesis(tmp_path):
     config = sg2.Config(size=32, style_dim=16, n_mlp=2, channels=(16, 16, 12, 8))
     torch.manual_seed(0)

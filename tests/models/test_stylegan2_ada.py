@@ -151,6 +151,23 @@ def test_a_state_dict_round_trips_to_the_same_config(name):
     load_state_dict_strictly(sg2.build(inferred), state_dict, arch=sg2.ARCH)
 
 
+@pytest.mark.parametrize("config", [
+    sg2.Config(),  # ffhq.pkl: 1024 px, 8 mapping layers
+    sg2.Config(img_resolution=32, c_dim=10, mapping_layers=2),  # cifar10.pkl, class-conditional
+    sg2.Config(img_resolution=256, mapping_layers=2, channel_base=16384),  # train.py --cfg=auto at 256 px
+], ids=["ffhq-1024", "cifar10-32", "auto-256"])
+def test_released_configs_are_read_back_from_their_shapes(config):
+    with torch.device("meta"):  # shapes only, no memory
+        generator = sg2.build(config)
+    inferred = sg2.infer_config(generator.state_dict())
+    if config.img_resolution == 32:
+        # every width is channel_max at 32 px, so any channel_base >= 16384 builds this network:
+        # the shapes give the smallest (the pickle's init_kwargs give the one it was trained with)
+        config = dataclasses.replace(config, channel_base=16384)
+    assert inferred == config
+    assert generator.num_ws == sg2.num_ws(config)
+
+
 def test_flat_init_kwargs_of_the_stylegan3_repositorys_copy():
     kwargs = {"z_dim": 16, "w_dim": 16, "mapping_kwargs": {"num_layers": 2}, "channel_base": 256, "channel_max": 16,
               "fused_modconv_default": "inference_only", "c_dim": 0, "img_resolution": 32, "img_channels": 3}

@@ -116,6 +116,17 @@ def test_a_state_dict_round_trips_to_the_same_config(name):
     load_state_dict_strictly(sg3.build(config), state_dict, arch=sg3.ARCH)
 
 
+@pytest.mark.parametrize("config", [
+    sg3.Config(),  # stylegan3-t-ffhq-1024x1024.pkl
+    sg3.Config(img_resolution=512, channel_base=65536, channel_max=1024, conv_kernel=1, use_radial_filters=True),  # -r-afhqv2-512
+    sg3.Config(img_resolution=256, channel_base=16384),  # -t-ffhqu-256x256
+], ids=["T-1024", "R-512", "T-256"])
+def test_released_configs_are_read_back_from_their_shapes(config):
+    with torch.device("meta"):  # shapes only, no memory
+        state_dict = sg3.build(config).state_dict()
+    assert sg3.infer_config(state_dict) == config
+
+
 def test_other_hyper_parameters_need_the_pickles_init_kwargs():
     config = dataclasses.replace(TINY, margin_size=6, first_cutoff=3)
     state_dict = sg3.build(config).state_dict()
