@@ -94,6 +94,9 @@ class PersistentRecord:
     version: int
     state: dict
 
+    def __setstate__(self, state):
+        raise UnsafeCheckpointError("the pickle tries to overwrite a torch_utils.persistence record after building it.")
+
 
 @dataclass(frozen=True)
 class PickledTensor:
@@ -102,6 +105,9 @@ class PickledTensor:
     array: np.ndarray
     dtype: str
     is_parameter: bool = False
+
+    def __setstate__(self, state):
+        raise UnsafeCheckpointError("the pickle tries to overwrite a tensor after building it.")
 
     def to_torch(self) -> torch.Tensor:
         import torch
@@ -215,6 +221,9 @@ def _numpy_scalar(dtype, data=None):
 class _Storage:
     array: np.ndarray  # 1-D, the storage's elements
     dtype: str
+
+    def __setstate__(self, state):
+        raise UnsafeCheckpointError("the pickle tries to overwrite a tensor storage after building it.")
 
 
 def _rebuild_tensor_v2(storage, storage_offset, size, stride, requires_grad=False, backward_hooks=None, metadata=None):
@@ -405,7 +414,7 @@ def load_pickle_safely(file: str | os.PathLike | BinaryIO) -> object:
         with path.open("rb") as handle:
             return load_pickle_safely(handle)
     try:
-        obj = NVlabsUnpickler(file).load()
+        return _resolve(NVlabsUnpickler(file).load(), {})
     except CheckpointError:
         raise
     except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError, IndexError, KeyError,
@@ -413,7 +422,6 @@ def load_pickle_safely(file: str | os.PathLike | BinaryIO) -> object:
         raise CheckpointError(
             f"the file is not a readable network pickle ({type(exc).__name__}: {exc}). It may be truncated: copy or download it again."
         ) from exc
-    return _resolve(obj, {})
 
 
 def _resolve(obj, seen: dict):
@@ -475,8 +483,10 @@ def read_network_pickle(file: str | os.PathLike | BinaryIO, *, networks: tuple[s
 def network_record(name: str, record: PersistentRecord) -> NetworkRecord:
     """Weights, constructor arguments and architecture of one persistence record."""
     state_dict = {key: tensor.to_torch() for key, tensor in walk_state_dict(record).items()}
-    init_kwargs = _plain(record.state.get("_init_kwargs") or {})
-    init_args = _plain(tuple(record.state.get("_init_args") or ()))
+    init_kwargs, init_args = record.state.get("_init_kwargs") or {}, record.state.get("_init_args") or ()
+    if not isinstance(init_kwargs, Mapping) or not isinstance(init_args, list | tuple):
+        raise CheckpointError(f"the pickle's {name} has unreadable constructor arguments.")
+    init_kwargs, init_args = _plain(dict(init_kwargs)), _plain(tuple(init_args))
     arch, variant = identify(record.class_name, state_dict, init_kwargs)
     return NetworkRecord(name=name, class_name=record.class_name, arch=arch, variant=variant, init_args=init_args,
                          init_kwargs=init_kwargs, state_dict=state_dict, module_src=record.module_src)
@@ -487,14 +497,17 @@ def walk_state_dict(record: PersistentRecord, prefix: str = "") -> dict[str, Pic
     state = record.state
     result: dict[str, PickledTensor] = {}
     non_persistent = state.get("_non_persistent_buffers_set") or set()
+    groups = {group: state.get(group) or {} for group in ("_parameters", "_buffers", "_modules")}
+    if not all(isinstance(value, Mapping) for value in groups.values()) or not isinstance(non_persistent, set | frozenset):
+        raise CheckpointError(f"the pickle's {record.class_name} at '{prefix}' is not laid out as an nn.Module.")
     for group in ("_parameters", "_buffers"):
-        for key, tensor in (state.get(group) or {}).items():
+        for key, tensor in groups[group].items():
             if tensor is None or (group == "_buffers" and key in non_persistent):
                 continue
             if not isinstance(tensor, PickledTensor):
                 raise CheckpointError(f"'{prefix}{key}' in the pickle's {record.class_name} is not a tensor.")
             result[prefix + key] = tensor
-    for key, child in (state.get("_modules") or {}).items():
+    for key, child in groups["_modules"].items():
         if child is None:
             continue
         if not isinstance(child, PersistentRecord):

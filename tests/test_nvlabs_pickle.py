@@ -260,3 +260,15 @@ def test_the_stylegan3_repositorys_stylegan2_is_told_apart_by_its_flat_kwargs():
     assert identify("Generator", keys, {"synthesis_kwargs": {}}) == ("stylegan2_ada", "stylegan2-ada")
     assert identify("Generator", keys, {"channel_base": 32768}) == ("stylegan2_ada", "stylegan2")
     assert identify("Discriminator", keys, {}) == (None, None)
+
+
+def test_a_record_cannot_be_rewritten_after_it_is_built():
+    class Tampered(Persistent):
+        def __reduce__(self):  # REDUCE, then BUILD with a state that would rename the class
+            return self.reconstruct, (self.meta,), {"class_name": "Backdoor"}
+
+    with official_names() as names:
+        meta = {"type": "class", "version": 6, "module_src": "", "class_name": "Generator", "state": {}}
+        data = pickle.dumps({"G_ema": Tampered(names.reconstruct, meta)}, protocol=4)
+    with pytest.raises(UnsafeCheckpointError, match="overwrite"):
+        read_network_pickle(io.BytesIO(data))
