@@ -2,11 +2,13 @@
 
 NVlabs ships CUDA kernels for these ops and falls back to pure-PyTorch reference versions on
 the CPU; the official outputs of the conformance fixtures come from those reference versions.
-This file mirrors them step by step, so the floating-point operations happen in the same order:
+This file mirrors them step by step (kernel flips, padding, gains, the order of operations):
 
-- ``upfirdn2d``: ``torch_utils/ops/upfirdn2d.py`` ``_upfirdn2d_ref`` (zero insertion, pad or crop,
-  a flipped FIR filter as a depthwise conv, separable filters as two 1-D passes, decimation).
-  rosinality's ``op/upfirdn2d.py`` ``upfirdn2d_native`` computes the same with 2-D kernels.
+- ``upfirdn2d_reference``: ``torch_utils/ops/upfirdn2d.py`` ``_upfirdn2d_ref`` op for op (zero
+  insertion, pad or crop, a flipped FIR filter as a depthwise conv, separable filters as two 1-D
+  passes, decimation); rosinality's ``upfirdn2d_native`` computes the same with 2-D kernels.
+  ``upfirdn2d``, which the networks use, gives the same sums without multiplying the inserted
+  zeros or computing the discarded outputs (transposed and strided convolutions).
 - ``bias_act``: ``torch_utils/ops/bias_act.py`` ``_bias_act_ref`` (bias, activation, gain, clamp).
 - ``conv2d_resample``: ``torch_utils/ops/conv2d_resample.py``, every fast path kept, since
   each one orders the padding, filtering and convolution differently.
