@@ -19,6 +19,7 @@ a file describes itself.
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import pickle
@@ -196,7 +197,10 @@ def _read_torch(path: Path) -> dict[str, object]:
     import torch
 
     try:
-        obj = torch.load(str(path), map_location="cpu", weights_only=True)
+        # rosinality's train.py saves its argparse options beside the weights: a Namespace is an
+        # attribute bag (unpickling sets its __dict__, runs nothing), the one class allowed beyond tensors.
+        with torch.serialization.safe_globals([argparse.Namespace]):
+            obj = torch.load(str(path), map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
         # weights_only refuses any global it does not know: that is a pickle that builds objects.
         raise UnsafeCheckpointError(

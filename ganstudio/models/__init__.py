@@ -29,6 +29,9 @@ ARCHITECTURES: dict[str, str] = {
     "stargan_v2": "ganstudio.models.stargan_v2",
     "adain": "ganstudio.models.adain",
     "fast_style": "ganstudio.models.fast_style",
+    "stylegan2": "ganstudio.models.stylegan2",
+    "stylegan2_ada": "ganstudio.models.stylegan2_ada",
+    "stylegan3": "ganstudio.models.stylegan3",
     "magenta_arbitrary": "ganstudio.models.magenta_arbitrary",
     "magenta_multistyle": "ganstudio.models.magenta_multistyle",
 }

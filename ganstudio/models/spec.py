@@ -28,6 +28,7 @@ LabelKind = Literal["", "classes", "attributes", "domains", "styles"]
 # reuses one of these or adds one there, never a test of its architecture id.
 PIPELINES = (
     "latent",          # generate: a seed -> latent (-> class) -> image
+    "style",           # generate: a seed -> z -> mapping (+ class, truncation towards w_avg) -> ws -> synthesis (StyleGAN)
     "image",           # translate / stylize: one network, image -> image
     "attributes",      # edit: image + target attribute vector -> image (StarGAN v1)
     "domains",         # edit: image + domain + style from a reference or a seed (StarGAN v2)
@@ -53,17 +54,20 @@ class LatentSpec:
     Attributes:
         size: values per sample (``nz``, ``latent_dim``).
         shape: "nchw" feeds (N, size, 1, 1) (DCGAN's transposed convs), "flat" feeds (N, size).
-        seed_rule: which random stream turns a seed into values; "studio" is
-            ``images.latents_from_seeds`` (NumPy PCG64, one stream per seed).
-        truncation: what the truncation option does: "resample" redraws values beyond the threshold.
+        seed_rule: which random stream turns a seed into values, so that a seed names the same image as the
+            official script: "studio" is ``images.latents_from_seeds`` (NumPy PCG64, one stream per seed);
+            "nvlabs" is ``np.random.RandomState(seed).randn`` (gen_images.py); "rosinality" is
+            ``torch.manual_seed(seed); torch.randn`` (generate.py).
+        truncation: what the truncation option does: "resample" redraws values beyond the threshold;
+            "psi" moves w towards the average w (StyleGAN's truncation trick).
         num_classes: > 0 for a class-conditional generator (a class index is fed as a second input).
         class_input: how the class is fed: "index" (int64 (N,)) or "onehot" (float32 (N, num_classes)).
     """
 
     size: int
     shape: Literal["nchw", "flat"] = "nchw"
-    seed_rule: Literal["studio"] = "studio"
-    truncation: Literal["resample", "none"] = "resample"
+    seed_rule: Literal["studio", "nvlabs", "rosinality"] = "studio"
+    truncation: Literal["resample", "psi", "none"] = "resample"
     num_classes: int = 0
     class_input: Literal["index", "onehot"] = "index"
 

@@ -38,6 +38,10 @@ TINY_CONFIGS = {
     "stargan_v2": {"img_size": 32, "style_dim": 8, "latent_dim": 4, "num_domains": 2, "max_conv_dim": 16},
     "adain": {},
     "fast_style": {"channels": 8, "n_residual": 1},
+    "stylegan2": {"size": 32, "style_dim": 16, "n_mlp": 2, "channels": (16, 16, 12, 8)},
+    "stylegan2_ada": {"z_dim": 16, "w_dim": 16, "img_resolution": 32, "mapping_layers": 2, "channel_base": 256,
+                      "channel_max": 16},
+    "stylegan3": {"z_dim": 16, "w_dim": 16, "img_resolution": 16, "channel_base": 256, "channel_max": 16, "num_layers": 6},
 }
 
 
