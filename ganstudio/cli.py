@@ -79,6 +79,9 @@ def build_parser() -> argparse.ArgumentParser:
     stylize.add_argument("--max-side", type=int, default=images.DEFAULT_MAX_SIDE)
     stylize.add_argument("--output", required=True)
 
+    info = add_command("info", "show how an image made by GAN Studio was made (its recipe)", image_task=False)
+    info.add_argument("image", help="a PNG saved by the app or the command line")
+
     add_command("models", "list the models in the registry", image_task=False)
 
     import_command = add_command("import", "register a checkpoint (file, folder or hf:// address) as a user model", image_task=False)
@@ -173,30 +176,23 @@ def _model_info(model) -> dict:
     return {"model": model.name, "arch": model.arch, "backend": model.backend, "device": model.device}
 
 
-def _save_images(pictures: list, seeds: list[int], output: str) -> list[str]:
-    """One image to a file; several into a folder, one PNG per seed."""
+def _save_images(pictures: list, seeds: list[int], output: str, model_name: str) -> list[str]:
+    """One image to a file; several into a folder, one PNG per seed named ``<model>-seed<seed>.png``."""
     target = Path(output)
     if len(pictures) == 1 and target.suffix:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        pictures[0].save(target, **_save_options(target))
-        return [str(target)]
+        return [_save_one(pictures[0], output)]
     target.mkdir(parents=True, exist_ok=True)
-    paths = []
-    for picture, seed in zip(pictures, seeds):
-        path = target / f"seed{seed}.png"
-        picture.save(path, **PNG_OPTIONS)
-        paths.append(str(path))
-    return paths
-
-
-def _save_options(path: Path) -> dict:
-    return PNG_OPTIONS if path.suffix.lower() == ".png" else {}
+    return [_save_one(picture, str(target / f"{model_name}-seed{seed}.png")) for picture, seed in zip(pictures, seeds)]
 
 
 def _save_one(picture, output: str) -> str:
+    """A PNG keeps the recipe of how it was made (``python -m ganstudio info`` reads it); other formats do not."""
     target = Path(output)
     target.parent.mkdir(parents=True, exist_ok=True)
-    picture.save(target, **_save_options(target))
+    if target.suffix.lower() == ".png":
+        images.save_png(picture, target, **PNG_OPTIONS)
+    else:
+        picture.save(target)
     return str(target)
 
 
@@ -205,7 +201,7 @@ def run_generate(args: argparse.Namespace) -> dict:
 
     model = _load(args)
     result = generate(model, seed=args.seed, num_images=args.count, label=args.label, truncation=args.truncation)
-    paths = _save_images(result.images, result.seeds, args.output)
+    paths = _save_images(result.images, result.seeds, args.output, model.name)
     return {**_model_info(model), "outputs": paths, "seeds": result.seeds, "label": result.label,
             "message": f"wrote {len(paths)} image(s) (seeds {result.seeds[0]}..{result.seeds[-1]}) to {args.output}"}
 
@@ -222,8 +218,7 @@ def run_interpolate(args: argparse.Namespace) -> dict:
         target.mkdir(parents=True, exist_ok=True)
         paths = []
         for index, frame in enumerate(result.frames):
-            frame.save(target / f"frame{index:03d}.png", **PNG_OPTIONS)
-            paths.append(str(target / f"frame{index:03d}.png"))
+            paths.append(_save_one(frame, str(target / f"{model.name}-frame{index:03d}.png")))
     return {**_model_info(model), "outputs": paths, "seeds": list(result.seeds), "steps": args.steps, "mode": args.mode,
             "message": f"wrote {args.steps} frames ({args.mode}) to {args.output}"}
 
@@ -286,6 +281,23 @@ def run_stylize(args: argparse.Namespace) -> dict:
                      preserve_color=args.preserve_color, max_side=args.max_side)
     path = _save_one(output, args.output)
     return {**_model_info(model), "outputs": [path], "size": list(output.size), "message": f"wrote {path}"}
+
+
+def run_info(args: argparse.Namespace) -> dict:
+    recipe = images.read_recipe(args.image)
+    if recipe is None:
+        raise GanStudioError(f"'{Path(args.image).name}' carries no GAN Studio recipe (it was not saved by this app, "
+                             "or was saved as another format or re-encoded).")
+    settings = recipe.get("settings", {})
+    lines = [images.describe_recipe(recipe)]
+    if recipe.get("task") == "generate" and "seed" in settings:
+        again = f"python -m ganstudio generate --model {recipe.get('model')} --seed {settings['seed']}"
+        if settings.get("label") is not None:
+            again += f" --label {settings['label']}"
+        if settings.get("truncation") is not None:
+            again += f" --truncation {settings['truncation']}"
+        lines.append(f"make it again: {again} --output again.png")
+    return {"recipe": recipe, "message": "\n".join(lines)}
 
 
 def run_models(args: argparse.Namespace) -> dict:
@@ -384,6 +396,7 @@ COMMANDS = {
     "translate": run_translate,
     "edit": run_edit,
     "stylize": run_stylize,
+    "info": run_info,
     "models": run_models,
     "import": run_import,
     "extract": run_extract,

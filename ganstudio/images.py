@@ -7,13 +7,14 @@ hold no array maths. Arrays are float32 NCHW, as the networks take them.
 from __future__ import annotations
 
 import io
+import json
 import os
 import warnings
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageOps, PngImagePlugin, UnidentifiedImageError
 
 from ganstudio.errors import ImageError
 
@@ -23,6 +24,10 @@ MIN_SIDE = 8
 DEFAULT_MAX_SIDE = 1024
 
 ImageSource = str | os.PathLike | bytes | Image.Image | np.ndarray
+
+RECIPE_KEY = "ganstudio"  # the PNG text chunk that holds how an image was made (JSON)
+PARAMETERS_KEY = "parameters"  # the same, as one readable line (the chunk other image tools show)
+MAX_RECIPE_BYTES = 64_000
 
 
 def open_image(source: ImageSource, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> Image.Image:
@@ -315,3 +320,70 @@ def enlarge_for_display(image: Image.Image, *, min_side: int = 256) -> Image.Ima
 def is_blank(image: Image.Image) -> bool:
     """True when every pixel has the same colour (an empty canvas, a flat result)."""
     return all(low == high for low, high in image.convert("RGB").getextrema())
+
+
+# -- recipes: how a result was made, inside the PNG ----------------------------------------
+
+
+def with_recipe(image: Image.Image, recipe: Mapping) -> Image.Image:
+    """The image carrying ``recipe`` (JSON-able: model, task, seed, settings...), kept until it is saved."""
+    image.info[RECIPE_KEY] = json.dumps(dict(recipe), sort_keys=True, default=str)
+    return image
+
+
+def recipe_of(image: Image.Image) -> dict | None:
+    """The recipe an image carries (in memory, or read from its PNG text chunk), or None."""
+    text = image.info.get(RECIPE_KEY)
+    if not isinstance(text, str) or len(text) > MAX_RECIPE_BYTES:
+        return None
+    try:
+        recipe = json.loads(text)
+    except json.JSONDecodeError:
+        return None
+    return recipe if isinstance(recipe, dict) else None
+
+
+def describe_recipe(recipe: Mapping) -> str:
+    """One readable line: ``task, model: name, seed: 7, ...`` (what ``python -m ganstudio info`` prints first)."""
+    settings = recipe.get("settings", {})
+    parts = [f"{recipe.get('task', '?')}", f"model: {recipe.get('model', '?')}"]
+    parts += [f"{key}: {value}" for key, value in settings.items() if value is not None]
+    parts += [f"backend: {recipe.get('backend', '?')}", f"weights: {recipe.get('weights', '?')}"]
+    return ", ".join(parts)
+
+
+def save_png(image: Image.Image, path: str | os.PathLike, *, compress_level: int = 6) -> Path:
+    """Save as PNG with the image's recipe, if it has one, in text chunks (JSON, and one readable line)."""
+    path = Path(path)
+    info = None
+    recipe = recipe_of(image)
+    if recipe is not None:
+        info = PngImagePlugin.PngInfo()
+        info.add_text(RECIPE_KEY, image.info[RECIPE_KEY])
+        info.add_text(PARAMETERS_KEY, describe_recipe(recipe))
+    image.save(path, format="PNG", pnginfo=info, compress_level=compress_level)
+    return path
+
+
+def read_recipe(path: str | os.PathLike | bytes) -> dict | None:
+    """The recipe stored in a PNG written by the studio, or None (another PNG, or no PNG).
+
+    Raises:
+        ImageError: the file cannot be read as an image.
+    """
+    source = io.BytesIO(path) if isinstance(path, bytes) else path
+    try:
+        with Image.open(source) as image:  # reads the header and text chunks, decodes no pixels
+            return recipe_of(image)
+    except (UnidentifiedImageError, OSError) as exc:
+        name = Path(path).name if isinstance(path, (str, os.PathLike)) else "the upload"
+        raise ImageError(f"'{name}' is not an image this app can read ({type(exc).__name__}).") from None
+
+
+def image_digest(image: Image.Image) -> str:
+    """A short hash of an input image's pixels and size, so a recipe says which picture went in."""
+    import hashlib
+
+    digest = hashlib.sha256(f"{image.mode}{image.size}".encode())
+    digest.update(image.tobytes())
+    return digest.hexdigest()[:16]

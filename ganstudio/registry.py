@@ -13,6 +13,8 @@ Loading is lazy and cached: a model is read once per backend and device, and at 
 from __future__ import annotations
 
 import dataclasses
+import functools
+import hashlib
 import importlib.util
 import json
 import logging
@@ -73,6 +75,11 @@ class LoadedModel:
     @property
     def preprocessing(self) -> dict:
         return self.info.preprocessing
+
+    @functools.cached_property
+    def fingerprint(self) -> str:
+        """A short hash of the weight files' bytes: which weights made a result, whatever the model is called."""
+        return weights_fingerprint(self.entry)
 
     @property
     def labels(self) -> tuple[str, ...]:
@@ -606,6 +613,19 @@ def _save_as_safetensors(entry: ModelEntry, folder: Path, name: str) -> ModelEnt
         labels=entry.labels or entry_info(entry, config or {}).labels,
         description=entry.description or f"Imported from {entry.source or 'a local file'}.",
     )
+
+
+def weights_fingerprint(entry: ModelEntry) -> str:
+    """sha256 over an entry's files (in role order), first 16 hex digits; "" when a file cannot be read."""
+    digest = hashlib.sha256()
+    try:
+        for _, source in sorted(entry.files.items()):
+            with open(resolve_source(source, entry.base_dir), "rb") as handle:
+                for block in iter(lambda: handle.read(1 << 20), b""):
+                    digest.update(block)
+    except (ModelNotFoundError, OSError):
+        return ""
+    return digest.hexdigest()[:16]
 
 
 def safe_name(text: str) -> str:

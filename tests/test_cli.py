@@ -44,10 +44,32 @@ def test_generate_several_images_writes_one_png_per_seed(capsys, tiny_dcgan, tmp
     code, result = _run_json(capsys, ["generate", "--model", str(tiny_dcgan), "--seed", "41", "--count", "3",
                                       "--output", str(tmp_path / "out")])
     assert code == 0 and result["seeds"] == [41, 42, 43]
-    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["seed41.png", "seed42.png", "seed43.png"]
+    names = ["netg-epoch-0-seed41.png", "netg-epoch-0-seed42.png", "netg-epoch-0-seed43.png"]
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == names
     # the same seed alone gives the same picture
     assert main(["generate", "--model", str(tiny_dcgan), "--seed", "42", "--output", str(tmp_path / "one.png")]) == 0
-    assert np.array_equal(np.asarray(Image.open(tmp_path / "one.png")), np.asarray(Image.open(tmp_path / "out" / "seed42.png")))
+    assert np.array_equal(np.asarray(Image.open(tmp_path / "one.png")), np.asarray(Image.open(tmp_path / "out" / names[1])))
+
+
+def test_a_generated_png_carries_its_recipe_and_info_remakes_it(capsys, tmp_path):
+    assert _run_json(capsys, ["generate", "--model", "digits-cgan", "--seed", "5", "--label", "7", "--truncation", "1.5",
+                              "--output", str(tmp_path / "seven.png")])[0] == 0
+    code, result = _run_json(capsys, ["info", str(tmp_path / "seven.png")])
+    recipe = result["recipe"]
+    assert code == 0 and recipe["model"] == "digits-cgan" and recipe["task"] == "generate"
+    assert recipe["settings"] == {"seed": 5, "label": "7", "truncation": 1.5}
+    assert len(recipe["weights"]) == 16 and recipe["backend"] == "torch"
+    # the line it prints makes the same image again
+    command = result["message"].splitlines()[1].removeprefix("make it again: python -m ganstudio ").split()
+    command[command.index("--output") + 1] = str(tmp_path / "again.png")
+    assert main(command) == 0
+    assert np.array_equal(np.asarray(Image.open(tmp_path / "again.png")), np.asarray(Image.open(tmp_path / "seven.png")))
+
+
+def test_info_on_an_image_without_a_recipe_says_so(capsys, tmp_path, chelsea):
+    chelsea.save(tmp_path / "cat.png")
+    code, result = _run_json(capsys, ["info", str(tmp_path / "cat.png")])
+    assert code == 2 and "carries no GAN Studio recipe" in result["error"]
 
 
 def test_interpolate_writes_an_animated_gif(tiny_dcgan, tmp_path):
@@ -58,7 +80,7 @@ def test_interpolate_writes_an_animated_gif(tiny_dcgan, tmp_path):
 
 def test_interpolate_to_a_folder_writes_frames(tiny_dcgan, tmp_path):
     assert main(["interpolate", "--model", str(tiny_dcgan), "--seeds", "1", "2", "--steps", "4", "--mode", "lerp", "--output", str(tmp_path / "frames")]) == 0
-    assert len(list((tmp_path / "frames").glob("frame*.png"))) == 4
+    assert len(list((tmp_path / "frames").glob("netg-epoch-0-frame*.png"))) == 4
 
 
 def test_user_error_exits_2_with_json_error(capsys, tmp_path):

@@ -13,6 +13,7 @@ from ganstudio.errors import GanStudioError, WrongTaskError
 from ganstudio.registry import LoadedModel
 from ganstudio.tasks.common import finish_image, prepare_image
 from ganstudio.tasks.generate import check_seed, random_seed
+from ganstudio.tasks.recipes import recipe
 
 
 def attribute_vector(model: LoadedModel, attributes: Mapping[str | int, float] | Sequence[float]) -> np.ndarray:
@@ -61,7 +62,9 @@ def edit_attributes(model: LoadedModel, image: Image.Image, *, attributes: Mappi
     _require(model, "attributes", "attribute editing (StarGAN v1)")
     labels = attribute_vector(model, attributes)
     prepared = prepare_image(model, image, max_side=max_side)
-    return finish_image(model, model.network("G")(prepared.array, labels), prepared)
+    result = finish_image(model, model.network("G")(prepared.array, labels), prepared)
+    chosen = {name: float(value) for name, value in zip(model.labels, labels[0].tolist())}
+    return images.with_recipe(result, recipe(model, "edit", attributes=chosen, input=images.image_digest(image)))
 
 
 def domain_index(model: LoadedModel, domain: int | str) -> int:
@@ -114,7 +117,10 @@ def edit_domain(model: LoadedModel, image: Image.Image, *, domain: int | str, re
         seed = None
     style = style_code(model, index, reference=reference, seed=seed)
     prepared = prepare_image(model, image)
-    return DomainEdit(finish_image(model, model.network("generator")(prepared.array, style), prepared), seed)
+    result = finish_image(model, model.network("generator")(prepared.array, style), prepared)
+    images.with_recipe(result, recipe(model, "edit", domain=model.labels[index], seed=seed, input=images.image_digest(image),
+                                      reference=None if reference is None else images.image_digest(reference)))
+    return DomainEdit(result, seed)
 
 
 def domain_grid(model: LoadedModel, image: Image.Image, *, reference: Image.Image | None = None,

@@ -14,6 +14,7 @@ from ganstudio.errors import GanStudioError, WrongTaskError
 from ganstudio.models.spec import LatentSpec
 from ganstudio.registry import LoadedModel
 from ganstudio.tasks.common import finish_image
+from ganstudio.tasks.recipes import recipe
 
 MAX_IMAGES = 64
 BATCH_SIZE = 16
@@ -96,7 +97,17 @@ def generate(model: LoadedModel, *, seed: int | None = None, num_images: int = 1
     seeds = [(first + offset) % 2**32 for offset in range(num_images)]
     latents = images.latents_from_seeds(seeds, latent.size, truncation=check_truncation(truncation))
     class_index = resolve_label(model, label)
-    return GenerationResult(images=render_latents(model, latents, class_index), seeds=seeds, label=class_index)
+    pictures = render_latents(model, latents, class_index)
+    for picture, picture_seed in zip(pictures, seeds, strict=True):
+        images.with_recipe(picture, recipe(model, "generate", seed=picture_seed, label=_label_name(model, class_index),
+                                           truncation=check_truncation(truncation)))
+    return GenerationResult(images=pictures, seeds=seeds, label=class_index)
+
+
+def _label_name(model: LoadedModel, class_index: int | None) -> str | None:
+    if class_index is None:
+        return None
+    return model.labels[class_index] if class_index < len(model.labels) else str(class_index)
 
 
 def resolve_label(model: LoadedModel, label: int | str | None) -> int | None:

@@ -15,6 +15,7 @@ from ganstudio.tasks.generate import (
     render_latents,
     resolve_label,
 )
+from ganstudio.tasks.recipes import recipe
 
 MAX_STEPS = 120
 
@@ -49,5 +50,9 @@ def interpolate(model: LoadedModel, *, seeds: tuple[int, int], steps: int = 8, m
     first, last = check_seed(seeds[0], "start seed"), check_seed(seeds[1], "end seed")
     start, end = images.latents_from_seeds([first, last], latent.size)
     path = images.interpolate_latents(start, end, steps, mode=mode)
-    frames = render_latents(model, path, resolve_label(model, label))
+    class_index = resolve_label(model, label)
+    frames = render_latents(model, path, class_index)
+    for index, frame in enumerate(frames):
+        images.with_recipe(frame, recipe(model, "interpolate", seeds=[first, last], steps=steps, mode=mode, frame=index,
+                                         label=None if class_index is None else model.labels[class_index]))
     return InterpolationResult(frames=frames, seeds=(first, last), mode=mode)

@@ -10,6 +10,7 @@ from ganstudio.errors import GanStudioError
 from ganstudio.models.spec import ModelInfo
 from ganstudio.registry import LoadedModel
 from ganstudio.tasks.common import finish_image, prepare_image
+from ganstudio.tasks.recipes import recipe
 
 # Pipelines that take the style from an image; "style_weights" picks a built-in style; "image" has one style.
 STYLE_IMAGE_PIPELINES = ("feature_blend", "style_vector")
@@ -56,7 +57,11 @@ def stylize(model: LoadedModel, content: Image.Image, *, style: Image.Image | No
     else:
         prepared = prepare_image(model, content, max_side=max_side)
         result = images.blend_images(content, finish_image(model, model.network("G")(prepared.array), prepared), alpha)
-    return images.keep_colors(result, content) if preserve_color else result
+    result = images.keep_colors(result, content) if preserve_color else result
+    return images.with_recipe(result, recipe(
+        model, "stylize", style=None if style is None else images.image_digest(style),
+        style_index=style_index if style_count(model.info) else None, alpha=alpha, preserve_color=preserve_color,
+        max_side=max_side, input=images.image_digest(content)))
 
 
 def _feature_blend(model: LoadedModel, content: Image.Image, style: Image.Image, alpha: float, max_side: int | None) -> Image.Image:

@@ -10,6 +10,7 @@ from ganstudio import images
 from ganstudio.errors import GanStudioError
 from ganstudio.registry import LoadedModel
 from ganstudio.tasks.common import finish_image, prepare_image
+from ganstudio.tasks.recipes import recipe
 
 DIRECTION_NETWORKS = {"AtoB": ("G_A", "G"), "BtoA": ("G_B",)}
 
@@ -42,4 +43,6 @@ def translate(model: LoadedModel, image: Image.Image, *, direction: Literal["Ato
             "generators (a folder with latest_net_G_A.pth and latest_net_G_B.pth)."
         )
     prepared = prepare_image(model, image, max_side=max_side)
-    return finish_image(model, model.network(role)(prepared.array), prepared)
+    result = finish_image(model, model.network(role)(prepared.array), prepared)
+    return images.with_recipe(result, recipe(model, "translate", direction=direction, max_side=max_side,
+                                             input=images.image_digest(image)))

@@ -220,7 +220,5 @@ def output_folder() -> Path:
 
 
 def save_png(image: Image.Image, folder: Path, name: str) -> str:
-    """Save a result as PNG and return its path (for a gr.File download)."""
-    path = folder / f"{name}.png"
-    image.save(path)
-    return str(path)
+    """Save a result as PNG, with its recipe when it has one, and return its path (for a gr.File download)."""
+    return str(images.save_png(image, folder / f"{name}.png"))
