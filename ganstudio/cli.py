@@ -76,6 +76,9 @@ def build_parser() -> argparse.ArgumentParser:
     stylize.add_argument("--style-index", type=int, help="built-in style number (multi-style models)")
     stylize.add_argument("--alpha", type=float, default=1.0, help="strength, 0..1")
     stylize.add_argument("--preserve-color", action="store_true", help="keep the content's colours")
+    stylize.add_argument("--color-method", choices=["auto", "coral", "luminance"], default="auto",
+                         help="with --preserve-color: coral recolours the style image first (AdaIN's test.py), "
+                              "luminance keeps the result's brightness only (default: coral where a style image is used)")
     stylize.add_argument("--max-side", type=int, default=images.DEFAULT_MAX_SIDE)
     stylize.add_argument("--output", required=True)
 
@@ -278,7 +281,7 @@ def run_stylize(args: argparse.Namespace) -> dict:
     style = images.open_image(args.style) if args.style else None
     model = _load(args)
     output = stylize(model, content, style=style, style_index=args.style_index, alpha=args.alpha,
-                     preserve_color=args.preserve_color, max_side=args.max_side)
+                     preserve_color=args.preserve_color, color_method=args.color_method, max_side=args.max_side)
     path = _save_one(output, args.output)
     return {**_model_info(model), "outputs": [path], "size": list(output.size), "message": f"wrote {path}"}
 

@@ -266,6 +266,33 @@ def interpolate_latents(start: np.ndarray, end: np.ndarray, steps: int, *, mode:
     return path.astype(np.float32).reshape((steps, *start.shape))
 
 
+def coral(source: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """``source`` with the colour statistics (mean and covariance of RGB) of ``target``: CORAL, as AdaIN's
+    ``function.coral`` does for ``test.py --preserve_color`` (on the style image, before the transfer).
+
+    Both are (1, 3, H, W) arrays (any sizes); computed in float64 like the official code's unbiased std and
+    SVD square roots; the result is not clipped (the official code feeds it to the network as it is).
+    """
+    def flat_stats(array: np.ndarray):
+        flat = array.reshape(3, -1).astype(np.float64)
+        mean = flat.mean(axis=1, keepdims=True)
+        std = flat.std(axis=1, ddof=1, keepdims=True)
+        return flat, mean, std
+
+    def matrix_sqrt(matrix: np.ndarray) -> np.ndarray:
+        u, d, vt = np.linalg.svd(matrix)
+        return u @ np.diag(np.sqrt(d)) @ vt
+
+    source_flat, source_mean, source_std = flat_stats(source)
+    target_flat, target_mean, target_std = flat_stats(target)
+    source_norm = (source_flat - source_mean) / source_std
+    target_norm = (target_flat - target_mean) / target_std
+    source_cov = source_norm @ source_norm.T + np.eye(3)
+    target_cov = target_norm @ target_norm.T + np.eye(3)
+    transferred = matrix_sqrt(target_cov) @ np.linalg.inv(matrix_sqrt(source_cov)) @ source_norm
+    return (transferred * target_std + target_mean).reshape(source.shape).astype(np.float32)
+
+
 def keep_colors(stylized: Image.Image, original: Image.Image) -> Image.Image:
     """The stylized image's brightness with the original's colours (YCbCr luminance transfer)."""
     luminance, _, _ = stylized.convert("YCbCr").split()

