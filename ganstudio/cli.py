@@ -73,7 +73,8 @@ def build_parser() -> argparse.ArgumentParser:
     stylize = add_command("stylize", "paint an image in a style")
     stylize.add_argument("--content", required=True)
     stylize.add_argument("--style", help="style image (arbitrary-style models)")
-    stylize.add_argument("--style-index", type=int, help="built-in style number (multi-style models)")
+    stylize.add_argument("--style-index", help="built-in style: its number or its name (multi-style models; "
+                                               "`python -m ganstudio models --json` lists the names)")
     stylize.add_argument("--alpha", type=float, default=1.0, help="strength, 0..1")
     stylize.add_argument("--preserve-color", action="store_true", help="keep the content's colours")
     stylize.add_argument("--color-method", choices=["auto", "coral", "luminance"], default="auto",

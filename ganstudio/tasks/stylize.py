@@ -31,7 +31,8 @@ def style_count(info: ModelInfo) -> int:
 ColorMethod = Literal["auto", "coral", "luminance"]
 
 
-def stylize(model: LoadedModel, content: Image.Image, *, style: Image.Image | None = None, style_index: int | None = None,
+def stylize(model: LoadedModel, content: Image.Image, *, style: Image.Image | None = None,
+            style_index: int | str | None = None,
             alpha: float = 1.0, preserve_color: bool = False, color_method: ColorMethod = "auto",
             max_side: int | None = images.DEFAULT_MAX_SIDE) -> Image.Image:
     """Paint ``content`` in a style. The result has the content's size, like every image-to-image task (the
@@ -39,7 +40,7 @@ def stylize(model: LoadedModel, content: Image.Image, *, style: Image.Image | No
 
     Args:
         style: the style image, for arbitrary-style models (AdaIN, Magenta arbitrary).
-        style_index: which built-in style, for the 26-style network (default 0).
+        style_index: which built-in style, for the 26-style network: its number or its name (default 0).
         alpha: strength, 0..1. AdaIN blends in feature space (as its official test); the Magenta arbitrary
             network blends style vectors; per-style networks blend the result with the content image.
         preserve_color: keep the content's colours.
@@ -64,6 +65,8 @@ def stylize(model: LoadedModel, content: Image.Image, *, style: Image.Image | No
                              "keep colours with color_method 'luminance'.")
     method = ("coral" if needs_style_image(model.info) else "luminance") if color_method == "auto" else color_method
     coral = preserve_color and method == "coral"
+    if isinstance(style_index, str) and style_count(model.info):
+        style_index = _style_number(model.info, style_index)
     pipeline = model.info.pipeline
     if pipeline == "feature_blend":
         result = _feature_blend(model, content, style, alpha, max_side, coral=coral)
@@ -84,6 +87,15 @@ def stylize(model: LoadedModel, content: Image.Image, *, style: Image.Image | No
         model, "stylize", style=None if style is None else images.image_digest(style),
         style_index=style_index if style_count(model.info) else None, alpha=alpha, preserve_color=preserve_color,
         color_method=method if preserve_color else None, max_side=max_side, input=images.image_digest(content)))
+
+
+def _style_number(info: ModelInfo, name: str) -> int:
+    if name in info.labels:
+        return info.labels.index(name)
+    if name.isdigit():
+        return int(name)
+    raise GanStudioError(f"unknown style {name!r}. Built-in styles: {', '.join(info.labels)} (or their numbers 0 to "
+                         f"{len(info.labels) - 1}).")
 
 
 def _feature_blend(model: LoadedModel, content: Image.Image, style: Image.Image, alpha: float, max_side: int | None,

@@ -75,8 +75,8 @@ def build_tab(registry: Registry, backends: gr.State) -> dict[str, gr.components
         key = (model.name, model.backend)
         if key not in previews:
             thumbnail = preview_image()
-            previews[key] = [(stylize(model, thumbnail, style_index=index), str(index))
-                             for index in progress.tqdm(range(style_count(model.info)), desc="Painting the styles")]
+            previews[key] = [(stylize(model, thumbnail, style_index=index), f"{index} · {name}")
+                             for index, name in progress.tqdm(list(enumerate(model.labels)), desc="Painting the styles")]
         folder = common.output_folder()
         return [(common.save_png(picture, folder, f"style{index}"), index) for picture, index in previews[key]]
 
@@ -109,7 +109,8 @@ def build_tab(registry: Registry, backends: gr.State) -> dict[str, gr.components
         output = stylize(model, content, style=style if takes_image else None,
                          style_index=int(style_index or 0) if style_count(model.info) else None,
                          alpha=float(alpha), preserve_color=bool(preserve_color), max_side=int(max_side))
-        source = "style image" if takes_image else (f"style {int(style_index or 0)}" if style_count(model.info) else "its style")
+        source = "style image" if takes_image else \
+            (f"style {int(style_index or 0)} ({model.labels[int(style_index or 0)]})" if style_count(model.info) else "its style")
         path = common.save_png(output, common.output_folder(), f"{model.name}-stylized")
         return path, common.describe_run(model, started, f"{source} · {output.width}×{output.height} px")
 

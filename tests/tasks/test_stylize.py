@@ -140,3 +140,12 @@ def test_adain_keeps_colours_by_recolouring_the_style_first(conformance_dir, che
 def test_coral_is_refused_for_a_network_with_built_in_styles(registry, chelsea):
     with pytest.raises(GanStudioError, match="luminance"):
         stylize(registry.load("magenta-26-styles"), chelsea, style_index=0, preserve_color=True, color_method="coral")
+
+
+def test_a_built_in_style_is_picked_by_its_name_or_its_number(registry, chelsea):
+    model = registry.load("magenta-26-styles")
+    assert len(set(model.labels)) == 26 and model.labels[16] == "swirling strokes"
+    by_name = stylize(model, chelsea, style_index="swirling strokes")
+    assert np.array_equal(np.asarray(by_name), np.asarray(stylize(model, chelsea, style_index=16)))
+    with pytest.raises(GanStudioError, match="Built-in styles: pastel gouache"):
+        stylize(model, chelsea, style_index="starry night")
