@@ -75,10 +75,11 @@ def build_tab(registry: Registry, backends: gr.State) -> dict[str, gr.components
         key = (model.name, model.backend)
         if key not in previews:
             thumbnail = preview_image()
-            previews[key] = [(stylize(model, thumbnail, style_index=index), f"{index} · {name}")
-                             for index, name in progress.tqdm(list(enumerate(model.labels)), desc="Painting the styles")]
+            previews[key] = [stylize(model, thumbnail, style_index=index)
+                             for index in progress.tqdm(range(style_count(model.info)), desc="Painting the styles")]
         folder = common.output_folder()
-        return [(common.save_png(picture, folder, f"style{index}"), index) for picture, index in previews[key]]
+        return [(common.save_png(picture, folder, f"style{index}"), f"{index} · {name}")
+                for index, (picture, name) in enumerate(zip(previews[key], model.labels))]
 
     def previews_on_change(model_name: str, backends: dict, progress=gr.Progress()):
         """The built-in styles, as soon as a multi-style model is picked."""
