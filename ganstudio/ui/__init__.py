@@ -29,8 +29,8 @@ TITLE = "GAN Studio"
 DEFAULT_CONCURRENCY = int(os.environ.get("GANSTUDIO_CONCURRENCY", "2"))  # networks running at once, all tabs together
 QUEUE_SIZE = 64
 
-HEADER = f"""
-# 🎨 {TITLE}
+HEADER = f"# 🎨 {TITLE}"
+ABOUT = """
 Generate images with GANs, walk their latent space, translate pictures (pix2pix, CycleGAN), edit attributes and
 borrow styles (StarGAN v1 and v2), and paint in the style of another image. Built-in models, your own official
 checkpoints (**Models** tab), or models fine-tuned on your pictures (**Fine-tune** tab). Every button is also an API
@@ -43,6 +43,12 @@ CSS = """
 .run-info { color: var(--body-text-color-subdued); font-size: 0.92em; }
 .model-about { color: var(--body-text-color-subdued); font-size: 0.9em; min-height: 1.5em; }
 #header { margin-bottom: 0.3em; }
+#about { margin-bottom: 0.4em; }
+/* Phones: a smaller header and tighter tab buttons (the tab bar wraps: overflow_behavior="wrap"). */
+@media (max-width: 640px) {
+  .tab-wrapper .tab-container button { padding: 4px 9px; }
+  #header h1 { font-size: 1.35em; margin: 0; }
+}
 .finetune-progress progress { width: 100%; height: 0.9em; accent-color: var(--color-accent); }
 """
 
@@ -57,8 +63,11 @@ def build_app(registry: Registry | None = None, *, jobs: JobManager | None = Non
     jobs = jobs or JobManager(registry)
     with gr.Blocks(title=TITLE, delete_cache=(3600, 3600)) as app:
         gr.Markdown(HEADER, elem_id="header")
+        with gr.Accordion("What is this?", open=False, elem_id="about"):
+            gr.Markdown(ABOUT)
         backends = gr.State({})  # model name -> "torch" | "onnx" for this session (Models tab)
-        with gr.Tabs() as tabs:
+        # every tab stays in sight on a phone: the bar wraps instead of hiding tabs behind a "more" menu
+        with gr.Tabs(overflow_behavior="wrap") as tabs:
             with gr.Tab("Generate", id="generate"):
                 generate_parts = generate.build_tab(registry, backends)
             with gr.Tab("Interpolate", id="interpolate"):

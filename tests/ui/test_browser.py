@@ -234,3 +234,27 @@ def test_finetune_trains_an_uploaded_set_and_its_model_appears_in_the_pickers(pa
 
 def test_no_script_error_in_the_page(page):
     assert page.page_errors == []
+
+
+TAB_NAMES = ["Generate", "Interpolate", "Translate", "StarGAN", "Style transfer", "Models", "Fine-tune"]
+
+
+def test_on_a_phone_every_tab_is_in_sight_and_the_header_is_short(page):
+    page.set_viewport_size({"width": 390, "height": 844})
+    try:
+        page.reload()
+        page.wait_for_selector("text=GAN Studio")
+        time.sleep(1.0)  # the tab bar lays itself out after the first paint
+        assert page.get_by_role("tab").count() == len(TAB_NAMES)  # none hidden in a "more tabs" menu
+        for name in TAB_NAMES:
+            box = page.get_by_role("tab", name=name, exact=True).bounding_box()
+            assert box is not None and 0 <= box["x"] and box["x"] + box["width"] <= 390, name
+        tabs_bottom = max(page.get_by_role("tab", name=name, exact=True).bounding_box()["y"] for name in TAB_NAMES)
+        assert tabs_bottom < 844 / 3  # header and tab bar leave the screen to the tab itself
+        open_tab(page, "Fine-tune")
+        assert page.get_by_role("tab", name="Fine-tune", exact=True).get_attribute("aria-selected") == "true"
+        page.screenshot(path=str(ARTIFACTS / "phone-tabs.png"))
+    finally:
+        page.set_viewport_size({"width": 1400, "height": 1000})
+        page.reload()
+        page.wait_for_selector("text=GAN Studio")
