@@ -50,6 +50,7 @@ class ModelEntry:
     metrics: dict = field(default_factory=dict)
     training_files: dict[str, str] = field(default_factory=dict)  # discriminators by network name, for fine-tuning
     info: dict = field(default_factory=dict)  # an ONNX export's ModelInfo, so it runs without its PyTorch family
+    examples: tuple[str, ...] = ()  # example inputs the model was made for (names in ganstudio.ui.examples)
     base_dir: str = field(default="", compare=False)
 
     def to_json(self) -> dict:
@@ -57,6 +58,7 @@ class ModelEntry:
         data.pop("base_dir")
         data["tasks"] = list(self.tasks)
         data["labels"] = list(self.labels)
+        data["examples"] = list(self.examples)
         return {k: v for k, v in data.items() if v not in ({}, [], "")}
 
     @classmethod
@@ -70,6 +72,7 @@ class ModelEntry:
         values = {k: v for k, v in data.items() if k in known}
         values["tasks"] = tuple(values["tasks"])
         values["labels"] = tuple(values.get("labels", ()))
+        values["examples"] = tuple(values.get("examples", ()))
         return cls(**values, base_dir=str(base_dir))
 
     def with_updates(self, **changes) -> ModelEntry:

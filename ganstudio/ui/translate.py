@@ -11,7 +11,7 @@ from ganstudio.manifest import ModelEntry
 from ganstudio.registry import Registry
 from ganstudio.tasks.translate import translate
 from ganstudio.ui import common
-from ganstudio.ui.examples import example
+from ganstudio.ui.examples import model_examples
 
 DIRECTIONS = [("A → B", "AtoB"), ("B → A", "BtoA")]
 
@@ -46,13 +46,15 @@ def build_tab(registry: Registry, backends: gr.State) -> dict[str, gr.components
                                  elem_id="translate-after")
             download = common.download_button()
             info = common.run_info()
-    pictures = [path for path in (example("cat"), example("astronaut")) if path]
-    if names:
-        sketch_model = next((name for name in names if _is_sketch_model(registry.get(name))), names[0])
-        photo_model = next((name for name in names if not _is_sketch_model(registry.get(name))), names[0])
-        if pictures:
-            gr.Examples([[photo_model, path] for path in pictures], [model, image], label="Examples: pictures from scikit-image")
-        gr.Examples([[sketch_model, example("sketch-7")]], [model, sketch], label="Example: a drawn 7 (draw over it)")
+    # each model with the inputs it was made for: photos for the photo models, digits for the digit ones, a drawing
+    # for the sketch models (manifest "examples")
+    entries = [registry.get(name) for name in names]
+    pictures = [[entry.name, path] for entry in entries if not _is_sketch_model(entry) for path in model_examples(entry)]
+    drawings = [[entry.name, path] for entry in entries if _is_sketch_model(entry) for path in model_examples(entry)]
+    if pictures:
+        gr.Examples(pictures, [model, image], label="Examples: each model with the pictures it was made for")
+    if drawings:
+        gr.Examples(drawings, [model, sketch], label="Example: a drawing (draw over it)")
 
     # -- callbacks
     @common.user_errors

@@ -161,7 +161,7 @@ def test_a_file_that_is_not_an_image_gives_a_message_not_a_trace(page, sample_pa
 
 def test_stargan_edits_attributes_then_shows_every_domain(page):
     open_tab(page, "StarGAN")
-    click_example(page, "stargan")  # the astronaut, with the first StarGAN model (built-in ones come first)
+    click_example(page, "stargan")  # a held-out digit, with the first StarGAN model (built-in ones come first)
     pick(page, "edit-model", "tiny-stargan")
     page.get_by_role("checkbox", name="red", exact=True).check()
     page.get_by_role("checkbox", name="slanted", exact=True).check()

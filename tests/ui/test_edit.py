@@ -41,3 +41,17 @@ def test_v1_model_is_refused_for_domains_with_the_reason(client, sample_paths):
     message = app_error(client, model_name="tiny-stargan", image=handle_file(sample_paths["cat"]), domain="red",
                         guidance="seed", reference=None, seed=1, api_name="/edit_domain")
     assert "needs a model that edits by domains" in message
+
+
+def test_every_example_gives_its_model_a_picture_it_was_made_for():
+    from ganstudio.registry import Registry
+    from ganstudio.ui.examples import model_examples
+
+    registry = Registry()
+    for name in registry.names("edit") + registry.names("translate"):
+        entry = registry.get(name)
+        examples = model_examples(entry)
+        assert examples, f"{name} has no example input"
+        photos = [path for path in examples if "digit" not in path and "sketch" not in path]
+        digit_model = (registry.info(entry).native_size or 1024) <= 32
+        assert not (digit_model and photos), f"{name} is a 32 px digit model given photos {photos}"
