@@ -20,6 +20,9 @@ Kind = Literal["dcgan", "cgan", "pix2pix", "cyclegan", "stargan", "stargan_v2"]
 Loss = Literal["lsgan", "hinge", "bce", "wgan"]
 
 LOSSES: tuple[str, ...] = ("lsgan", "hinge", "bce", "wgan")
+# Fields that configs saved by earlier versions held at the top level and now sit in ``options``.
+LEGACY_OPTIONS = ("lr_mapping", "lambda_cycle", "lambda_identity", "lambda_l1", "lambda_cls", "lambda_rec",
+                  "lambda_sty", "lambda_ds", "ds_decay_steps", "alternate_guidance")
 
 
 class FinetuneConfigError(GanStudioError, ValueError):
@@ -37,7 +40,7 @@ class FinetuneConfig:
         disc: discriminator hyper-parameters (e.g. ``{"ndf": 32, "n_layers": 2}``), per kind.
         steps: total number of generator updates (a resumed run continues up to this).
         batch_size, lr, betas, weight_decay: the optimiser (Adam; weight_decay is an L2 term, as in StarGAN v2).
-        lr_d: the discriminator's learning rate (None = ``lr``); lr_mapping: StarGAN v2's mapping network's.
+        lr_d: the discriminator's learning rate (None = ``lr``).
         lr_decay_start: from this step on, learning rates decay linearly to 0 at ``steps`` (0 = never),
             as pix2pix and CycleGAN do for their second half.
         image_size: side of the training images (the networks' fixed size for the built-in models).
@@ -48,14 +51,12 @@ class FinetuneConfig:
         ema_decay: exponential moving average of the generator weights (0 = off); the export uses it.
         loss: adversarial loss: "lsgan" (least squares), "hinge", "bce" (non-saturating), "wgan".
         r1_weight: R1 penalty on real images (Mescheder et al. 2018); gp_weight: WGAN-GP penalty.
-        lambda_*: loss weights: cycle and identity (CycleGAN), l1 (pix2pix), cls and rec (StarGAN),
-            sty, ds and cycle (StarGAN v2; ds decays linearly to 0 over ``ds_decay_steps``, 0 = ``steps``).
-        alternate_guidance: StarGAN v2 only: each step makes either the latent-guided or the
-            reference-guided pass (alternating) instead of both, half the cost of an official step.
         freeze_d_layers: freeze the first N conv layers of the discriminator (FreezeD, for few-shot fine-tunes).
         diff_augment: differentiable augmentation of real and fake images before the discriminator
             (Zhao et al. 2020: colour, translation, cutout), for small datasets.
         init_from: network name ("G", "G_A", "G_B", "D", ...) -> checkpoint to start from (fine-tuning).
+        options: what only one kind has (its loss weights...): the fields of that kind's trainer's
+            ``Options`` dataclass (e.g. ``{"lambda_cycle": 10.0}`` for CycleGAN); missing ones take its defaults.
     """
 
     kind: Kind
@@ -65,7 +66,6 @@ class FinetuneConfig:
     batch_size: int = 32
     lr: float = 2e-4
     lr_d: float | None = None
-    lr_mapping: float | None = None
     betas: tuple[float, float] = (0.5, 0.999)
     weight_decay: float = 0.0
     lr_decay_start: int = 0
@@ -78,18 +78,10 @@ class FinetuneConfig:
     loss: Loss = "lsgan"
     r1_weight: float = 0.0
     gp_weight: float = 0.0
-    lambda_cycle: float = 10.0
-    lambda_identity: float = 0.5
-    lambda_l1: float = 100.0
-    lambda_cls: float = 1.0
-    lambda_rec: float = 10.0
-    lambda_sty: float = 1.0
-    lambda_ds: float = 1.0
-    ds_decay_steps: int = 0
-    alternate_guidance: bool = False
     freeze_d_layers: int = 0
     diff_augment: bool = False
     init_from: dict = field(default_factory=dict)
+    options: dict = field(default_factory=dict)
 
     def __post_init__(self):
         # Tuples come back from JSON as lists.
@@ -102,7 +94,7 @@ class FinetuneConfig:
         for name in ("steps", "batch_size", "image_size", "checkpoint_every", "n_critic"):
             if int(getattr(self, name)) < 1:
                 problems.append(f"{name} must be at least 1, not {getattr(self, name)}")
-        for name in ("sample_every", "freeze_d_layers", "lr_decay_start", "ds_decay_steps"):
+        for name in ("sample_every", "freeze_d_layers", "lr_decay_start"):
             if int(getattr(self, name)) < 0:
                 problems.append(f"{name} must be 0 or more, not {getattr(self, name)}")
         if not 0.0 <= self.ema_decay < 1.0:
@@ -136,6 +128,7 @@ class FinetuneConfig:
         """
         if isinstance(data, str):
             data = json.loads(data)
+        data = cls._migrate(dict(data))
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(data) - known)
         if unknown:
@@ -145,6 +138,14 @@ class FinetuneConfig:
         if "kind" not in data:
             raise FinetuneConfigError(f"a training configuration needs a kind ({', '.join(KINDS)}).")
         return cls(**data)
+
+    @classmethod
+    def _migrate(cls, data: dict) -> dict:
+        """Configs saved before the options moved to each kind kept them at the top level: move them."""
+        legacy = {key: data.pop(key) for key in list(data) if key in LEGACY_OPTIONS}
+        if legacy:
+            data["options"] = {**legacy, **data.get("options", {})}
+        return data
 
     def save(self, path: str | os.PathLike) -> None:
         """Write as pretty JSON (atomically)."""

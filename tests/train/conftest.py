@@ -39,8 +39,8 @@ def tiny_case(kind: str) -> tuple[FinetuneConfig, dict]:
         data = {"images": _images(rng, 3), "attributes": (rng.random((COUNT, 3)) > 0.5).astype(np.float32)}
     elif kind == "stargan_v2":
         config = FinetuneConfig(arch={"style_dim": 4, "latent_dim": 4, "num_domains": 3, "max_conv_dim": 16, "dim_in": 4},
-                                betas=(0.0, 0.99), weight_decay=1e-4, r1_weight=1.0, ema_decay=0.9, ds_decay_steps=100,
-                                lr_mapping=1e-5, **common)
+                                betas=(0.0, 0.99), weight_decay=1e-4, r1_weight=1.0, ema_decay=0.9,
+                                options={"ds_decay_steps": 100, "lr_mapping": 1e-5, "lambda_cycle": 10.0}, **common)
         data = {"images": _images(rng, 3), "domains": np.arange(COUNT) % 3}
     else:
         raise ValueError(kind)

@@ -173,8 +173,8 @@ def test_init_from_starts_from_an_exported_generator(tmp_path):
 # Every optional term, so that each code path makes its tensors at least once.
 EVERY_TERM = {"dcgan": {"diff_augment": True, "gp_weight": 1.0}, "cgan": {"gp_weight": 1.0, "r1_weight": 1.0},
               "pix2pix": {"diff_augment": True, "r1_weight": 1.0}, "cyclegan": {"diff_augment": True, "r1_weight": 1.0,
-              "lambda_identity": 0.5, "ema_decay": 0.9}, "stargan": {"diff_augment": True, "ema_decay": 0.9},
-              "stargan_v2": {"diff_augment": True, "alternate_guidance": False}}
+              "options": {"lambda_identity": 0.5}, "ema_decay": 0.9}, "stargan": {"diff_augment": True, "ema_decay": 0.9},
+              "stargan_v2": {"diff_augment": True, "options": {"alternate_guidance": False}}}
 
 
 def test_every_tensor_a_step_makes_lives_on_the_training_device(kind, tmp_path, monkeypatch):

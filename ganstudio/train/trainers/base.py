@@ -120,6 +120,33 @@ def config_from(module, values: dict):
     return module.Config(**values)
 
 
+@dataclasses.dataclass(frozen=True)
+class NoOptions:
+    """A kind whose losses need nothing beyond the shared options."""
+
+
+def options_from(options_class: type, values: Mapping, *, kind: str):
+    """A kind's ``Options`` from ``FinetuneConfig.options`` (missing fields take their defaults).
+
+    Options that configs of earlier versions held for every kind are ignored where a kind has no such field.
+
+    Raises:
+        FinetuneConfigError: an option this kind does not have, or a value its dataclass refuses.
+    """
+    from ganstudio.train.config import LEGACY_OPTIONS
+
+    known = {f.name for f in dataclasses.fields(options_class)}
+    unknown = sorted(set(values) - known - set(LEGACY_OPTIONS))
+    if unknown:
+        raise FinetuneConfigError(
+            f"unknown {kind} option(s): {', '.join(unknown)}. Known: {', '.join(sorted(known)) or 'none'}."
+        )
+    try:
+        return options_class(**{key: value for key, value in values.items() if key in known})
+    except (TypeError, ValueError) as error:
+        raise FinetuneConfigError(f"invalid {kind} options: {error}") from None
+
+
 class Trainer:
     """Networks, optimisers and the training step of one GAN kind.
 
@@ -131,6 +158,7 @@ class Trainer:
     kind: ClassVar[str]
     arch: ClassVar = None  # the architecture module of the exported generator(s)
     data: ClassVar[DataLayout]  # what pictures the kind learns from
+    Options: ClassVar[type] = NoOptions  # the kind's own options (FinetuneConfig.options), as a small dataclass
     exported_nets: ClassVar[tuple[str, ...]] = ("G",)  # the networks written at the end
     not_inferable: ClassVar[tuple[str, ...]] = ()  # Config fields a checkpoint cannot tell (go in the manifest)
 
@@ -141,7 +169,7 @@ class Trainer:
         self.ema: dict[str, nn.Module] = {}
         self.optimizers: dict[str, torch.optim.Optimizer] = {}
         self.base_lrs: dict[str, float] = {}
-        self.lambda_ds = config.lambda_ds
+        self.options = options_from(self.Options, config.options, kind=self.kind)
         self.build()
         self.prepare_data(data)
         self._load_init_from()
@@ -277,8 +305,15 @@ class Trainer:
             "weights": {name: net.state_dict() for name, net in self.nets.items()},
             "ema": {name: net.state_dict() for name, net in self.ema.items()},
             "optimizers": {name: opt.state_dict() for name, opt in self.optimizers.items()},
-            "extra": {"lambda_ds": torch.tensor(self.lambda_ds, dtype=torch.float64)},
+            "extra": {name: torch.tensor(value, dtype=torch.float64) for name, value in self.extra_state().items()},
         }
+
+    def extra_state(self) -> dict[str, float]:
+        """Numbers besides weights and optimisers that a resumed run needs (a decaying loss weight...)."""
+        return {}
+
+    def load_extra_state(self, extra: Mapping[str, float]) -> None:
+        """Restore what ``extra_state`` saved."""
 
     def load_state_dict(self, state: Mapping) -> None:
         for name, net in self.nets.items():
@@ -287,8 +322,7 @@ class Trainer:
             net.load_state_dict(state["ema"][name])
         for name, optimizer in self.optimizers.items():
             optimizer.load_state_dict(state["optimizers"][name])
-        if "extra" in state:
-            self.lambda_ds = float(state["extra"]["lambda_ds"])
+        self.load_extra_state({name: float(value) for name, value in state.get("extra", {}).items()})
 
     def export(self, folder: str | os.PathLike) -> dict[str, Path]:
         """Write each exported network as ``<role>.safetensors`` (EMA weights when EMA is on)."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 import torch.nn.functional as F
 from PIL import Image
@@ -23,6 +25,14 @@ from ganstudio.train.trainers.base import (
 )
 
 
+@dataclass(frozen=True)
+class CycleGANOptions:
+    """The official loss weights: cycle consistency (lambda_A = lambda_B) and identity (times lambda_cycle)."""
+
+    lambda_cycle: float = 10.0
+    lambda_identity: float = 0.5
+
+
 class CycleGANTrainer(Trainer):
     """CycleGAN (Zhu et al.): two ResNet generators, two PatchGANs, LSGAN + cycle + identity losses.
 
@@ -33,6 +43,7 @@ class CycleGANTrainer(Trainer):
     kind = "cyclegan"
     arch = cyclegan_resnet
     data = DataLayout("unpaired")
+    Options = CycleGANOptions
     exported_nets = ("G_A", "G_B")
 
     def build(self) -> None:
@@ -84,11 +95,12 @@ class CycleGANTrainer(Trainer):
         d_a.requires_grad_(False)
         d_b.requires_grad_(False)
         loss_idt = torch.zeros((), device=self.device)
-        if cfg.lambda_identity > 0:
+        options = self.options
+        if options.lambda_identity > 0:
             # Official: identity weighted by lambda_identity * lambda_cycle (lambda_A = lambda_B = lambda_cycle).
-            loss_idt = (F.l1_loss(g_a(real_b), real_b) + F.l1_loss(g_b(real_a), real_a)) * cfg.lambda_cycle * cfg.lambda_identity
+            loss_idt = (F.l1_loss(g_a(real_b), real_b) + F.l1_loss(g_b(real_a), real_a)) * options.lambda_cycle * options.lambda_identity
         loss_gan = generator_loss(d_a(self.augment(fake_b)), cfg.loss) + generator_loss(d_b(self.augment(fake_a)), cfg.loss)
-        loss_cycle = (F.l1_loss(rec_a, real_a) + F.l1_loss(rec_b, real_b)) * cfg.lambda_cycle
+        loss_cycle = (F.l1_loss(rec_a, real_a) + F.l1_loss(rec_b, real_b)) * options.lambda_cycle
         self.step_optimizer(loss_gan + loss_cycle + loss_idt, "G")
         d_a.requires_grad_(True)
         d_b.requires_grad_(True)

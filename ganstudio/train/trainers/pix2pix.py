@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
@@ -26,12 +27,20 @@ from ganstudio.train.trainers.base import (
 )
 
 
+@dataclass(frozen=True)
+class Pix2PixOptions:
+    """The paper's weight of the L1 term."""
+
+    lambda_l1: float = 100.0
+
+
 class Pix2PixTrainer(Trainer):
     """pix2pix (Isola et al.): U-Net generator, conditional PatchGAN, GAN loss + lambda_l1 * L1."""
 
     kind = "pix2pix"
     arch = pix2pix_unet
     data = DataLayout("paired")
+    Options = Pix2PixOptions
     not_inferable = ("use_dropout",)
 
     def build(self) -> None:
@@ -87,7 +96,7 @@ class Pix2PixTrainer(Trainer):
         self.nets["D"].requires_grad_(False)  # no D gradients from the G step (official set_requires_grad)
         loss_gan = generator_loss(self.discriminate(real_a, fake_b), cfg.loss)
         loss_l1 = F.l1_loss(fake_b, real_b)
-        self.step_optimizer(loss_gan + cfg.lambda_l1 * loss_l1, "G")
+        self.step_optimizer(loss_gan + self.options.lambda_l1 * loss_l1, "G")
         self.nets["D"].requires_grad_(True)
         freeze_first_layers(self.nets["D"], cfg.freeze_d_layers)
         self.update_ema(step)

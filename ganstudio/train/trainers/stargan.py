@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -29,6 +30,14 @@ from ganstudio.train.trainers.base import (
 )
 
 
+@dataclass(frozen=True)
+class StarGANOptions:
+    """The official weights of the attribute classification and reconstruction terms."""
+
+    lambda_cls: float = 1.0
+    lambda_rec: float = 10.0
+
+
 class StarGANTrainer(Trainer):
     """StarGAN (Choi et al. 2018): one generator for every attribute combination; D with a classifier head.
 
@@ -41,6 +50,7 @@ class StarGANTrainer(Trainer):
     kind = "stargan"
     arch = stargan
     data = DataLayout("per_class", label_key="attributes", label_encoding="onehot", unit="attribute")
+    Options = StarGANOptions
 
     def build(self) -> None:
         cfg = self.config
@@ -91,7 +101,7 @@ class StarGANTrainer(Trainer):
                 x_fake = generator(x_real, label_trg)
             fake_src, _ = discriminator(self.augment(x_fake))
             loss_cls = self.classification_loss(out_cls, label_org)
-            loss_d = discriminator_loss(out_src, fake_src, cfg.loss) + cfg.lambda_cls * loss_cls
+            loss_d = discriminator_loss(out_src, fake_src, cfg.loss) + self.options.lambda_cls * loss_cls
             if cfg.gp_weight:
                 loss_d = loss_d + cfg.gp_weight * gradient_penalty(lambda x: discriminator(x)[0], x_real, x_fake)
             if cfg.r1_weight:
@@ -104,7 +114,7 @@ class StarGANTrainer(Trainer):
         loss_g_cls = self.classification_loss(fake_cls, label_trg)
         loss_rec = F.l1_loss(generator(x_fake, label_org), x_real)
         loss_g_adv = generator_loss(fake_src, cfg.loss)
-        self.step_optimizer(loss_g_adv + cfg.lambda_cls * loss_g_cls + cfg.lambda_rec * loss_rec, "G")
+        self.step_optimizer(loss_g_adv + self.options.lambda_cls * loss_g_cls + self.options.lambda_rec * loss_rec, "G")
         discriminator.requires_grad_(True)
         freeze_first_layers(discriminator, cfg.freeze_d_layers)
         self.update_ema(step)

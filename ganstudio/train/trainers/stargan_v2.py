@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import torch
 from PIL import Image
@@ -22,6 +24,25 @@ from ganstudio.train.trainers.base import (
 )
 
 
+@dataclass(frozen=True)
+class StarGANv2Options:
+    """The official loss weights (style reconstruction, diversity sensitivity decaying to 0 over
+    ``ds_decay_steps`` (0 = the whole run), cycle), the mapping network's learning rate (None = ``lr``), and
+    ``alternate_guidance``: each step makes either the latent-guided or the reference-guided pass
+    (alternating) instead of both, half the cost of an official step."""
+
+    lambda_sty: float = 1.0
+    lambda_ds: float = 1.0
+    lambda_cycle: float = 1.0
+    ds_decay_steps: int = 0
+    lr_mapping: float | None = None
+    alternate_guidance: bool = False
+
+    def __post_init__(self):
+        if self.ds_decay_steps < 0:
+            raise ValueError(f"ds_decay_steps must be 0 or more, not {self.ds_decay_steps}")
+
+
 class StarGANv2Trainer(Trainer):
     """StarGAN v2 (Choi et al. 2020), as the official ``core/solver.py`` trains it.
 
@@ -37,10 +58,19 @@ class StarGANv2Trainer(Trainer):
     kind = "stargan_v2"
     arch = stargan_v2
     data = DataLayout("per_class", label_key="domains", unit="domain")
+    Options = StarGANv2Options
     exported_nets = ("generator", "mapping_network", "style_encoder")
+
+    def extra_state(self) -> dict[str, float]:
+        return {"lambda_ds": self.lambda_ds}
+
+    def load_extra_state(self, extra) -> None:
+        if "lambda_ds" in extra:
+            self.lambda_ds = extra["lambda_ds"]
 
     def build(self) -> None:
         cfg = self.config
+        self.lambda_ds = self.options.lambda_ds  # decays during the run (see train_step)
         if cfg.n_critic != 1:
             raise FinetuneConfigError("stargan_v2 trains with n_critic=1.")
         self.g_config = config_from(self.arch, {"img_size": cfg.image_size, **cfg.arch})
@@ -59,7 +89,7 @@ class StarGANv2Trainer(Trainer):
         for net in self.nets.values():
             he_init(net)
         freeze_first_layers(discriminator, cfg.freeze_d_layers)
-        lr_mapping = cfg.lr if cfg.lr_mapping is None else cfg.lr_mapping
+        lr_mapping = cfg.lr if self.options.lr_mapping is None else self.options.lr_mapping
         for name in self.nets:
             lr = lr_mapping if name == "mapping_network" else (self.lr_d if name == "discriminator" else cfg.lr)
             self.add_optimizer(name, [self.nets[name]], lr)
@@ -112,7 +142,7 @@ class StarGANv2Trainer(Trainer):
         return loss_real + loss_fake + cfg.r1_weight * loss_reg
 
     def _g_loss(self, batch, *, latent: bool) -> tuple[torch.Tensor, dict[str, float]]:
-        cfg, nets = self.config, self.nets
+        nets = self.nets
         x_real, y_org, y_trg = batch["x_real"].detach(), batch["y_org"], batch["y_trg"]
         if latent:
             s_trg = nets["mapping_network"](batch["z_trg"], y_trg)
@@ -133,7 +163,7 @@ class StarGANv2Trainer(Trainer):
         # Cycle: back to the source domain with the source's own style.
         s_org = nets["style_encoder"](x_real, y_org)
         loss_cyc = torch.mean(torch.abs(nets["generator"](x_fake, s_org) - x_real))
-        loss = loss_adv + cfg.lambda_sty * loss_sty - self.lambda_ds * loss_ds + cfg.lambda_cycle * loss_cyc
+        loss = loss_adv + self.options.lambda_sty * loss_sty - self.lambda_ds * loss_ds + self.options.lambda_cycle * loss_cyc
         return loss, {"adv": loss_adv.item(), "sty": loss_sty.item(), "ds": loss_ds.item(), "cyc": loss_cyc.item()}
 
     def _zero_grads(self) -> None:
@@ -143,7 +173,7 @@ class StarGANv2Trainer(Trainer):
     def train_step(self, batch: dict[str, torch.Tensor], step: int) -> dict[str, float]:
         cfg, nets = self.config, self.nets
         losses = {}
-        guidance = ((step % 2 == 0),) if cfg.alternate_guidance else (True, False)
+        guidance = ((step % 2 == 0),) if self.options.alternate_guidance else (True, False)
         for latent in guidance:
             loss_d = self._d_loss(batch, latent=latent)
             self._zero_grads()
@@ -167,7 +197,7 @@ class StarGANv2Trainer(Trainer):
         self.update_ema(step)
         # Official: lambda_ds decays linearly to 0 over ds_iter steps.
         if self.lambda_ds > 0:
-            self.lambda_ds = max(self.lambda_ds - cfg.lambda_ds / (cfg.ds_decay_steps or cfg.steps), 0.0)
+            self.lambda_ds = max(self.lambda_ds - self.options.lambda_ds / (self.options.ds_decay_steps or cfg.steps), 0.0)
         return losses
 
     def fixed_inputs(self, count: int) -> dict[str, torch.Tensor]:
