@@ -34,7 +34,7 @@ from ganstudio.train import datasets, emoji_sets  # noqa: E402
 from ganstudio.train.config import FinetuneConfig  # noqa: E402
 
 DEFAULT_SEED = 0
-STEPS_SKETCH = 1200
+STEPS_SKETCH = 2400
 STEPS_CYCLE = 1400
 DEFAULT_OUT = Path(__file__).resolve().parents[2] / "weights"
 DEFAULT_WORKDIR = Path(tempfile.gettempdir()) / "ganstudio-bundle"
@@ -65,7 +65,7 @@ MODELS: dict[str, BuiltinModel] = {
             tasks=("translate",),
             config=FinetuneConfig(
                 kind="pix2pix",
-                arch={"num_downs": 6, "ngf": 32, "norm": "batch", "use_dropout": False},
+                arch={"num_downs": 6, "ngf": 16, "norm": "batch", "use_dropout": False},
                 disc={"ndf": 32, "n_layers": 2},
                 image_size=64, steps=STEPS_SKETCH, batch_size=8, lr=2e-4, betas=(0.5, 0.999),
                 loss="bce", lambda_l1=100.0, ema_decay=0.999, lr_decay_start=STEPS_SKETCH // 2,
