@@ -35,6 +35,7 @@ from ganstudio.eval.classifier import (
     fingerprint,
     load_or_train_on,
 )
+from ganstudio.eval.score import Score
 from ganstudio.registry import LoadedModel
 
 EMOJI_CONFIG = ClassifierConfig(kind="emoji", steps=1500, batch_size=64, lr=3e-3, width=16, feature_dim=128, copies=0)
@@ -98,11 +99,9 @@ def translate_all(model: LoadedModel, batch: np.ndarray, direction: str = "AtoB"
 
 
 def compare(model_output: np.ndarray, inputs: np.ndarray, targets: np.ndarray, categories: np.ndarray,
-            judge: Classifier, what: str, key: str) -> list:
+            judge: Classifier, what: str, key: str) -> list[Score]:
     """L1, feature distance and category kept of ``model_output`` against ``targets``, with the input unchanged
     (and, for the category, the true target) as references."""
-    from ganstudio.eval.suite import Score
-
     quantised_inputs, quantised_targets = as_batch(as_pictures(inputs)), as_batch(as_pictures(targets))
 
     def kept(batch: np.ndarray) -> float:
@@ -130,9 +129,8 @@ def _held_out_pairs(source: str, target: str, samples: int) -> dict[str, np.ndar
     return {"A": pairs["A"][keep], "B": pairs["B"][keep], "categories": categories[keep], "keys": pairs["keys"][keep]}
 
 
-def score_sketch2color(model: LoadedModel, judges: object, samples: int) -> list:
+def score_sketch2color(model: LoadedModel, judges: object, samples: int) -> list[Score]:
     """OpenMoji's line art of held-out emoji -> colour, as drawn and with other pens; saturation gained."""
-    from ganstudio.eval.suite import Score
     from ganstudio.train.emoji_sets import augment_sketch
 
     judge = emoji_judge()
@@ -157,10 +155,8 @@ def score_sketch2color(model: LoadedModel, judges: object, samples: int) -> list
     ]
 
 
-def score_noto2openmoji(model: LoadedModel, judges: object, samples: int) -> list:
+def score_noto2openmoji(model: LoadedModel, judges: object, samples: int) -> list[Score]:
     """Held-out Noto -> OpenMoji, unseen Twemoji -> OpenMoji, held-out OpenMoji -> Noto, and the Noto cycle."""
-    from ganstudio.eval.suite import Score
-
     judge = emoji_judge()
     noto = _held_out_pairs("noto", "openmoji", samples)
     twemoji = _held_out_pairs("twemoji", "openmoji", samples)

@@ -18,7 +18,7 @@ import dataclasses
 import logging
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
@@ -37,6 +37,7 @@ from ganstudio.eval.classifier import (
     load_or_train,
     random_attributes,
 )
+from ganstudio.eval.score import Score
 from ganstudio.registry import LoadedModel, Registry
 from ganstudio.tasks.generate import MAX_IMAGES
 
@@ -47,22 +48,6 @@ DEFAULT_SAMPLES = 1000
 
 
 # -- results --------------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class Score:
-    """One measured number, with what it should be compared with.
-
-    ``kind`` says how to print it: "percent" (a share 0..1), "number", or "shares" (a share per digit).
-    ``references`` are the same measurement on something known (real digits, an untrained
-    generator, the input returned unchanged), by name.
-    """
-
-    key: str
-    label: str
-    value: float | tuple[float, ...]
-    kind: Literal["percent", "number", "shares"] = "percent"
-    references: dict[str, float] = field(default_factory=dict)
-
 
 @dataclass(frozen=True)
 class ModelReport:

@@ -35,7 +35,7 @@ from ganstudio.train.config import FinetuneConfig  # noqa: E402
 
 DEFAULT_SEED = 0
 STEPS_SKETCH = 2400
-STEPS_CYCLE = 1400
+STEPS_CYCLE = 2000
 DEFAULT_OUT = Path(__file__).resolve().parents[2] / "weights"
 DEFAULT_WORKDIR = Path(tempfile.gettempdir()) / "ganstudio-bundle"
 IMAGE_TO_IMAGE_PREPROCESSING = {"fixed_size": 32, "output_rounding": "round"}
@@ -84,9 +84,9 @@ MODELS: dict[str, BuiltinModel] = {
             tasks=("translate",),
             config=FinetuneConfig(
                 kind="cyclegan",
-                arch={"ngf": 24, "n_blocks": 6, "norm": "instance"},
+                arch={"ngf": 16, "n_blocks": 6, "norm": "instance"},
                 disc={"ndf": 32, "n_layers": 3},
-                image_size=64, steps=STEPS_CYCLE, batch_size=4, lr=2e-4, betas=(0.5, 0.999),
+                image_size=64, steps=STEPS_CYCLE, batch_size=2, lr=2e-4, betas=(0.5, 0.999),
                 loss="lsgan", lambda_cycle=10.0, lambda_identity=0.5, lr_decay_start=STEPS_CYCLE // 2,
                 checkpoint_every=250, sample_every=0,
             ),
