@@ -178,7 +178,7 @@ def load_or_train_on(config: ClassifierConfig, data_fingerprint: str,
         except (SafetensorError, OSError, RuntimeError) as error:  # damaged file; tensors that do not fit
             logger.warning("cached classifier %s is unreadable (%s); training it again", path, error)
             network = build_network(config)
-    logger.info("training the %s classifier once (%d steps, a minute or two); it is cached in %s", config.kind, config.steps, path)
+    logger.info("training the %s classifier once (%d steps, a few minutes); it is cached in %s", config.kind, config.steps, path)
     network = train_network(config, *make_data())
     state = {k: v.detach().contiguous().clone() for k, v in network.state_dict().items()}
     with atomic_path(path) as tmp:
