@@ -60,7 +60,7 @@ def test_builtin_weights_stay_small():
         trainer = build_trainer(model.config, fake_data(model.config.kind, np.random.default_rng(0), model.config.image_size))
         total += sum(t.numel() * t.element_size() for state in trainer.exported(calibrate=False).values()
                      for t in state.values())
-    assert total < 40e6
+    assert total < 50e6  # the six digit models about 37 MB, the two 64 px emoji models about 11 MB
 
 
 def test_update_manifest_keeps_other_entries_first_and_builtins_in_order(tmp_path):
