@@ -9,6 +9,9 @@ out for its accuracy and for the real-digit statistics the models are compared w
 The domain classifier tells CycleGAN's two domains apart (plain digits vs neon on texture)
 from RGB, trained on renders of train digits in both domains.
 
+The emoji classifier (``ganstudio.eval.emoji``) reads the category of an emoji (``EMOJI_CATEGORIES``) from
+RGB at 32x32; it is trained on the train split of the vendors the emoji models learn from.
+
 Training is seeded and small (about a minute on two CPU cores). The weights are cached as
 safetensors in ``$GANSTUDIO_HOME/eval`` (``~/.cache/ganstudio/eval``), under a hash of the
 training settings and of the training data, so a second evaluation loads instead of training.
@@ -21,7 +24,7 @@ import hashlib
 import json
 import logging
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -70,13 +73,17 @@ class SmallCNN(nn.Module):
         return self.head(self.dropout(self.features(x)))
 
 
+EMOJI_CATEGORIES = ("Smileys & Emotion", "People & Body", "Animals & Nature", "Food & Drink", "Travel & Places",
+                    "Activities", "Objects", "Symbols", "Flags")  # emoji.json's, without the few "Component"s
+
+
 # -- settings and caching -----------------------------------------------------------------------
 
 @dataclass(frozen=True)
 class ClassifierConfig:
     """Training settings; together with the training data they name the cached weights."""
 
-    kind: Literal["digit", "domain"] = "digit"
+    kind: Literal["digit", "domain", "emoji"] = "digit"
     steps: int = 1200
     batch_size: int = 64
     lr: float = 3e-3
@@ -145,13 +152,22 @@ class Classifier:
 
 def load_or_train(config: ClassifierConfig = DIGIT_CONFIG, *, cache_dir: str | os.PathLike | None = None) -> Classifier:
     """The classifier for ``config``: from the cache when it was trained before, else trained now and cached."""
-    from safetensors import SafetensorError
-    from safetensors.torch import load_file, save_file
-
     from ganstudio.train import datasets
 
     # The renders follow from the digits, the seed and this module's code (FORMAT_VERSION).
-    key = config.cache_key(fingerprint(*datasets.load_digits("train")))
+    digits = datasets.load_digits("train")
+    return load_or_train_on(config, fingerprint(*digits), lambda: training_data(config), cache_dir=cache_dir)
+
+
+def load_or_train_on(config: ClassifierConfig, data_fingerprint: str,
+                     make_data: Callable[[], tuple[np.ndarray, np.ndarray]], *,
+                     cache_dir: str | os.PathLike | None = None) -> Classifier:
+    """As ``load_or_train``, for any training set: ``make_data`` is called only when nothing is cached under
+    ``config`` and ``data_fingerprint``."""
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file, save_file
+
+    key = config.cache_key(data_fingerprint)
     folder = Path(cache_dir) if cache_dir is not None else default_cache_dir()
     path = folder / f"{config.kind}-classifier-{key}.safetensors"
     network = build_network(config)
@@ -162,8 +178,8 @@ def load_or_train(config: ClassifierConfig = DIGIT_CONFIG, *, cache_dir: str | o
         except (SafetensorError, OSError, RuntimeError) as error:  # damaged file; tensors that do not fit
             logger.warning("cached classifier %s is unreadable (%s); training it again", path, error)
             network = build_network(config)
-    logger.info("training the %s classifier once (%d steps, a minute or two); it is cached in %s", config.kind, config.steps, path)
-    network = train_network(config, *training_data(config))
+    logger.info("training the %s classifier once (%d steps, a few minutes); it is cached in %s", config.kind, config.steps, path)
+    network = train_network(config, *make_data())
     state = {k: v.detach().contiguous().clone() for k, v in network.state_dict().items()}
     with atomic_path(path) as tmp:
         save_file(state, str(tmp), metadata={"config": json.dumps(asdict(config), sort_keys=True)})
@@ -173,6 +189,8 @@ def load_or_train(config: ClassifierConfig = DIGIT_CONFIG, *, cache_dir: str | o
 def build_network(config: ClassifierConfig) -> SmallCNN:
     if config.kind == "digit":
         return SmallCNN(1, 10, config.width, config.feature_dim)
+    if config.kind == "emoji":
+        return SmallCNN(3, len(EMOJI_CATEGORIES), config.width, config.feature_dim)
     return SmallCNN(3, 2, config.width, config.feature_dim)
 
 

@@ -8,7 +8,8 @@ from the held-out "test" split only, with fixed seeds, so two runs give the same
 Each ``score_<model>`` function returns a list of ``Score``; ``evaluate_models`` runs the ones
 asked for and reports a model that is not in the registry as "not available". The digit models are
 scored by default; the models read from PyPI packages (faces, eyes, vintage photos) on request, by
-measurements from pixels against an untrained generator or the input photo.
+measurements from pixels against an untrained generator or the input photo; the emoji models on request
+too (``ganstudio.eval.emoji``: held-out emoji and Twemoji against their true drawings).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import dataclasses
 import logging
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
@@ -26,6 +27,7 @@ from PIL import Image
 from ganstudio import images as image_io
 from ganstudio import tasks
 from ganstudio.errors import GanStudioError, ModelNotFoundError
+from ganstudio.eval import emoji as emoji_scores
 from ganstudio.eval import metrics
 from ganstudio.eval.classifier import (
     DIGIT_CONFIG,
@@ -35,6 +37,7 @@ from ganstudio.eval.classifier import (
     load_or_train,
     random_attributes,
 )
+from ganstudio.eval.score import Score
 from ganstudio.registry import LoadedModel, Registry
 from ganstudio.tasks.generate import MAX_IMAGES
 
@@ -45,22 +48,6 @@ DEFAULT_SAMPLES = 1000
 
 
 # -- results --------------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class Score:
-    """One measured number, with what it should be compared with.
-
-    ``kind`` says how to print it: "percent" (a share 0..1), "number", or "shares" (a share per digit).
-    ``references`` are the same measurement on something known (real digits, an untrained
-    generator, the input returned unchanged), by name.
-    """
-
-    key: str
-    label: str
-    value: float | tuple[float, ...]
-    kind: Literal["percent", "number", "shares"] = "percent"
-    references: dict[str, float] = field(default_factory=dict)
-
 
 @dataclass(frozen=True)
 class ModelReport:
@@ -524,8 +511,14 @@ PACKAGE_SCORERS: dict[str, Callable[[LoadedModel, Judges, int], list[Score]]] = 
     "eyes-cgan": score_eyes,
     "vintage-photo": score_vintage,
 }
-PACKAGE_MODELS = tuple(PACKAGE_SCORERS)
-ALL_SCORERS = {**SCORERS, **PACKAGE_SCORERS}
+# Also on request: the emoji models, judged on held-out emoji and Twemoji (needs the emoji arrays:
+# python -m ganstudio.train.emoji --fetch; their category classifier is trained once and cached).
+EMOJI_SCORERS: dict[str, Callable[[LoadedModel, Judges, int], list[Score]]] = {
+    "emoji-sketch2color": emoji_scores.score_sketch2color,
+    "emoji-noto2openmoji": emoji_scores.score_noto2openmoji,
+}
+PACKAGE_MODELS = (*PACKAGE_SCORERS, *EMOJI_SCORERS)
+ALL_SCORERS = {**SCORERS, **PACKAGE_SCORERS, **EMOJI_SCORERS}
 
 
 def check_request(names: Sequence[str], samples: int) -> None:

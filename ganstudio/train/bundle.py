@@ -30,13 +30,17 @@ from pathlib import Path
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 from ganstudio.manifest import ModelEntry, read_manifest, write_manifest  # noqa: E402
-from ganstudio.train import datasets  # noqa: E402
+from ganstudio.train import datasets, emoji_sets  # noqa: E402
 from ganstudio.train.config import FinetuneConfig  # noqa: E402
 
 DEFAULT_SEED = 0
+STEPS_SKETCH = 2400
+STEPS_CYCLE = 2000
 DEFAULT_OUT = Path(__file__).resolve().parents[2] / "weights"
 DEFAULT_WORKDIR = Path(tempfile.gettempdir()) / "ganstudio-bundle"
 IMAGE_TO_IMAGE_PREPROCESSING = {"fixed_size": 32, "output_rounding": "round"}
+EMOJI_PREPROCESSING = {"fixed_size": 64, "output_rounding": "round"}
+OPENMOJI_CREDIT = "OpenMoji – the open-source emoji and icon project. License: CC BY-SA 4.0"
 
 
 @dataclass(frozen=True)
@@ -56,6 +60,44 @@ class BuiltinModel:
 MODELS: dict[str, BuiltinModel] = {
     model.name: model
     for model in (
+        BuiltinModel(
+            name="emoji-sketch2color",
+            tasks=("translate",),
+            config=FinetuneConfig(
+                kind="pix2pix",
+                arch={"num_downs": 6, "ngf": 16, "norm": "batch", "use_dropout": False},
+                disc={"ndf": 32, "n_layers": 2},
+                image_size=64, steps=STEPS_SKETCH, batch_size=8, lr=2e-4, betas=(0.5, 0.999),
+                loss="bce", lambda_l1=100.0, ema_decay=0.999, lr_decay_start=STEPS_SKETCH // 2,
+                checkpoint_every=250, sample_every=0,
+            ),
+            data=lambda seed: emoji_sets.sketch_set(seed),
+            preprocessing=EMOJI_PREPROCESSING,
+            examples=("emoji-line-heldout", "sketch-face"),
+            description="Draw an emoji in lines, get it coloured in OpenMoji's style (pix2pix U-Net, 64x64; "
+                        "larger drawings are resized to 64 and back). Any pen width, dark on light or light "
+                        "on dark, anywhere on the canvas. Trained on OpenMoji's line art and colour emoji "
+                        f"(held-out emoji never seen). Artwork: {OPENMOJI_CREDIT}.",
+        ),
+        BuiltinModel(
+            name="emoji-noto2openmoji",
+            tasks=("translate",),
+            config=FinetuneConfig(
+                kind="cyclegan",
+                arch={"ngf": 16, "n_blocks": 6, "norm": "instance"},
+                disc={"ndf": 32, "n_layers": 3},
+                image_size=64, steps=STEPS_CYCLE, batch_size=2, lr=2e-4, betas=(0.5, 0.999),
+                loss="lsgan", lambda_cycle=10.0, lambda_identity=0.5, lr_decay_start=STEPS_CYCLE // 2,
+                checkpoint_every=250, sample_every=0,
+            ),
+            data=lambda seed: emoji_sets.unpaired_set("noto", "openmoji", seed),
+            preprocessing=EMOJI_PREPROCESSING,
+            examples=("emoji-noto-heldout", "emoji-openmoji-heldout"),
+            description="Google's Noto emoji (A) <-> OpenMoji (B), learnt from unpaired emoji (CycleGAN, 64x64): "
+                        "AtoB redraws an emoji with OpenMoji's black outlines and flat colours, BtoA the other "
+                        "way. Artwork: Noto Emoji, Apache-2.0; "
+                        f"{OPENMOJI_CREDIT}.",
+        ),
         BuiltinModel(
             name="digits-dcgan",
             tasks=("generate",),

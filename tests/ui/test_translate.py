@@ -62,3 +62,28 @@ def test_bad_input_gives_a_readable_message_and_the_app_keeps_serving(client, sa
     assert expected in message
     download = client.predict("tiny-cyclegan", handle_file(sample_paths["cat"]), "AtoB", api_name="/translate")[2]
     assert_not_blank(open_result(download))
+
+
+def test_the_emoji_sketch_models_first_example_comes_back_coloured(client, studio_registry):
+    # The shipped emoji-sketch2color (weights/), on the first drawing the Translate tab offers it: a held-out
+    # OpenMoji line drawing, grey. The result must be colour, not a grey copy: measured by HSV saturation.
+    from ganstudio.errors import ModelNotFoundError
+    from ganstudio.ui.examples import model_examples
+
+    try:
+        entry = studio_registry.get("emoji-sketch2color")
+    except ModelNotFoundError:
+        pytest.skip("emoji-sketch2color is not in weights/manifest.json")
+    drawing = model_examples(entry)[0]
+    sketch = {"background": None, "layers": [], "composite": handle_file(drawing), "id": None}
+    before, after, download, info = client.predict("emoji-sketch2color", sketch, "AtoB", api_name="/translate_sketch")
+    result = open_result(download)
+    assert result.size == open_result(drawing).size
+
+    def saturation(picture) -> float:
+        import numpy as np
+
+        return float(np.asarray(picture.convert("HSV"))[..., 1].mean() / 255)
+
+    assert saturation(open_result(drawing)) < 0.01
+    assert saturation(result) > 0.08
