@@ -19,6 +19,7 @@ from ganstudio.errors import GanStudioError
 TRAINERS: dict[str, str] = {
     "dcgan": "ganstudio.train.trainers.dcgan:DCGANTrainer",
     "cgan": "ganstudio.train.trainers.dcgan:CGANTrainer",
+    "infogan": "ganstudio.train.trainers.infogan:InfoGANTrainer",
     "pix2pix": "ganstudio.train.trainers.pix2pix:Pix2PixTrainer",
     "cyclegan": "ganstudio.train.trainers.cyclegan:CycleGANTrainer",
     "stargan": "ganstudio.train.trainers.stargan:StarGANTrainer",

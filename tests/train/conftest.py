@@ -26,6 +26,10 @@ def tiny_case(kind: str) -> tuple[FinetuneConfig, dict]:
         config = FinetuneConfig(arch={"nz": 8, "ngf": 4, "nc": 1, "n_layers": 4, "num_classes": 10, "embed_dim": 4},
                                 disc={"ndf": 4}, loss="hinge", ema_decay=0.9, diff_augment=True, **common)
         data = {"images": _images(rng, 1), "labels": np.arange(COUNT) % 10}
+    elif kind == "infogan":
+        config = FinetuneConfig(arch={"nz": 4, "fc_dim": 8, "ngf": 4, "nc": 1, "base": 8}, disc={"ndf": 4, "fc_dim": 8},
+                                loss="bce", lr_d=1e-4, ema_decay=0.9, **common)
+        data = {"images": _images(rng, 1)}
     elif kind == "pix2pix":
         config = FinetuneConfig(arch={"num_downs": 5, "ngf": 4, "use_dropout": False}, disc={"ndf": 4, "n_layers": 2},
                                 loss="bce", ema_decay=0.9, freeze_d_layers=1, **common)
@@ -47,7 +51,7 @@ def tiny_case(kind: str) -> tuple[FinetuneConfig, dict]:
     return config, data
 
 
-KINDS = ("dcgan", "cgan", "pix2pix", "cyclegan", "stargan", "stargan_v2")
+KINDS = ("dcgan", "cgan", "infogan", "pix2pix", "cyclegan", "stargan", "stargan_v2")
 
 
 @pytest.fixture(params=KINDS)
