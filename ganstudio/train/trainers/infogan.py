@@ -99,6 +99,16 @@ class InfoGANTrainer(DCGANTrainer):
 
     # -- one step ------------------------------------------------------------------------
 
+    def features(self, real: torch.Tensor, fake: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """D's body on real and fake images as one batch, so that its BatchNorm layers normalise both alike.
+
+        Apart, the last BatchNorm (over a 1x1 map, so over the batch only) takes away the mean of every
+        feature within an all-real and an all-fake batch: D then tells them apart by how each batch varies,
+        and G, drawing grey noise, fooled it (seen at 300 steps: D's verdicts flip when the batches are mixed).
+        """
+        both = self.nets["D"](self.augment(torch.cat([real, fake])))
+        return both[: len(real)], both[len(real) :]
+
     def discriminate(self, images: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         return self.nets["D_head"](self.nets["D"](self.augment(images)))
 
@@ -107,14 +117,14 @@ class InfoGANTrainer(DCGANTrainer):
         real = batch["images"][: cfg.batch_size]
         codes = self.draw_codes(len(real))
         fake = self.nets["G"](codes["input"])
+        head = self.nets["D_head"]
 
-        body, head = self.nets["D"], self.nets["D_head"]
-        fake_features = body(self.augment(fake.detach()))
+        real_features, fake_features = self.features(real, fake.detach())
         loss_info_d = self.information_loss(fake_features, codes)
-        loss_d = discriminator_loss(head(body(self.augment(real))), head(fake_features), cfg.loss)
+        loss_d = discriminator_loss(head(real_features), head(fake_features), cfg.loss)
         self.step_optimizer(loss_d + cfg.lambda_info * loss_info_d, "D")
 
-        fake_features = body(self.augment(fake))
+        _, fake_features = self.features(real, fake)
         loss_info = self.information_loss(fake_features, codes)
         loss_g = generator_loss(head(fake_features), cfg.loss)
         self.step_optimizer(loss_g + cfg.lambda_info * loss_info, "G")
