@@ -132,7 +132,10 @@ def build_parser() -> argparse.ArgumentParser:
                           help="architecture to train from scratch")
     finetune.add_argument("--data", nargs="+", help="images, folders or zips (a folder per class for conditional models; "
                           "side-by-side pairs or inputs for pix2pix; domain A for CycleGAN)")
-    finetune.add_argument("--data-b", nargs="+", default=[], help="CycleGAN domain B, or pix2pix targets matched by file name")
+    finetune.add_argument("--data-b", nargs="+", default=[], help="CycleGAN domain B, pix2pix targets matched by file "
+                          "name, or the one style image of a fast style network (content photos in --data)")
+    finetune.add_argument("--vgg", help="fast_style: the VGG-19 file of the perceptual loss (default: the user "
+                          "folder's vgg19/, then the torch hub cache)")
     finetune.add_argument("--name", help="registry name of the result")
     finetune.add_argument("--steps", type=int, default=300)
     finetune.add_argument("--batch-size", type=int)
@@ -458,7 +461,7 @@ def run_finetune(args: argparse.Namespace) -> dict:
             raise GanStudioError("finetune needs --data and --name (or --resume JOB_ID).")
         plan = plan_finetune(registry, base=args.base, kind=args.kind, steps=args.steps, batch_size=args.batch_size,
                              lr=args.lr, image_size=args.image_size, freeze_d_layers=args.freeze_d,
-                             diff_augment=not args.no_diff_augment, ema_decay=args.ema, seed=args.seed)
+                             diff_augment=not args.no_diff_augment, ema_decay=args.ema, seed=args.seed, vgg=args.vgg)
         data, report = build_training_set(plan.kind, files=args.data, files_b=args.data_b, size=plan.config.image_size,
                                           channels=plan.channels, class_names=plan.class_names)
         if not args.json:

@@ -16,7 +16,7 @@ from ganstudio.errors import GanStudioError
 from ganstudio.files import write_text_atomically
 from ganstudio.train.kinds import KINDS
 
-Kind = Literal["dcgan", "cgan", "infogan", "pix2pix", "cyclegan", "stargan", "stargan_v2"]
+Kind = Literal["dcgan", "cgan", "infogan", "pix2pix", "cyclegan", "stargan", "stargan_v2", "fast_style"]
 Loss = Literal["lsgan", "hinge", "bce", "wgan"]
 
 LOSSES: tuple[str, ...] = ("lsgan", "hinge", "bce", "wgan")
@@ -51,6 +51,9 @@ class FinetuneConfig:
         lambda_*: loss weights: cycle and identity (CycleGAN), l1 (pix2pix), cls and rec (StarGAN),
             sty, ds and cycle (StarGAN v2; ds decays linearly to 0 over ``ds_decay_steps``, 0 = ``steps``).
         lambda_info: InfoGAN's weight of the mutual-information term (Q's loss on the codes), in D's and G's losses.
+        lambda_content, lambda_style, lambda_tv: a fast style network's perceptual loss (Johnson et al.): VGG-19
+            content and style (Gram) terms, and total variation; the defaults are pytorch/examples' weights.
+        vgg: the VGG-19 file of the perceptual loss (empty: the torch hub cache); ``plan_finetune`` finds it.
         alternate_guidance: StarGAN v2 only: each step makes either the latent-guided or the
             reference-guided pass (alternating) instead of both, half the cost of an official step.
         freeze_d_layers: freeze the first N conv layers of the discriminator (FreezeD, for few-shot fine-tunes).
@@ -88,6 +91,10 @@ class FinetuneConfig:
     lambda_ds: float = 1.0
     ds_decay_steps: int = 0
     lambda_info: float = 1.0
+    lambda_content: float = 1e5
+    lambda_style: float = 1e10
+    lambda_tv: float = 0.0
+    vgg: str = ""
     alternate_guidance: bool = False
     freeze_d_layers: int = 0
     diff_augment: bool = False

@@ -11,7 +11,7 @@ from ganstudio.errors import BackendError
 from ganstudio.manifest import ModelEntry
 from ganstudio.models import get_architecture
 from ganstudio.registry import Registry
-from ganstudio.tasks import edit_attributes, edit_domain, generate, translate
+from ganstudio.tasks import edit_attributes, edit_domain, generate, stylize, translate
 from ganstudio.train import loop
 from ganstudio.train.bundle import update_manifest
 from ganstudio.train.config import FinetuneConfigError
@@ -48,7 +48,7 @@ def test_every_kind_trains_and_its_export_runs_through_the_registry_and_tasks(ki
     # the discriminators are kept for later fine-tunes, out of the generators' folder
     assert set(result.discriminator_files) == {"dcgan": {"D"}, "cgan": {"D"}, "infogan": {"D", "D_head", "Q"},
                                                "pix2pix": {"D"}, "cyclegan": {"D_A", "D_B"},
-                                               "stargan": {"D"}, "stargan_v2": {"discriminator"}}[kind]
+                                               "stargan": {"D"}, "stargan_v2": {"discriminator"}, "fast_style": set()}[kind]
     assert all(path.parent == tmp_path / "weights" / "m" / "discriminators" and path.is_file()
                for path in result.discriminator_files.values())
 
@@ -72,6 +72,8 @@ def test_every_kind_trains_and_its_export_runs_through_the_registry_and_tasks(ki
         assert translate(model, digit.resize((48, 48))).size == (48, 48)
     elif kind == "cyclegan":
         assert translate(model, digit, direction="AtoB").size == translate(model, digit, direction="BtoA").size == (32, 32)
+    elif kind == "fast_style":
+        assert stylize(model, digit.resize((40, 36))).size == (40, 36)
     elif kind == "stargan":
         assert edit_attributes(model, digit, attributes={"red": 1, "slanted": 1}).size == (32, 32)
     else:
@@ -177,7 +179,7 @@ EVERY_TERM = {"dcgan": {"diff_augment": True, "gp_weight": 1.0}, "cgan": {"gp_we
               "infogan": {"diff_augment": True, "freeze_d_layers": 1},
               "pix2pix": {"diff_augment": True, "r1_weight": 1.0}, "cyclegan": {"diff_augment": True, "r1_weight": 1.0,
               "lambda_identity": 0.5, "ema_decay": 0.9}, "stargan": {"diff_augment": True, "ema_decay": 0.9},
-              "stargan_v2": {"diff_augment": True, "alternate_guidance": False}}
+              "stargan_v2": {"diff_augment": True, "alternate_guidance": False}, "fast_style": {"ema_decay": 0.9}}
 
 
 def test_every_tensor_a_step_makes_lives_on_the_training_device(kind, tmp_path, monkeypatch):
