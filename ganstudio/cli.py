@@ -19,6 +19,7 @@ from ganstudio.errors import GanStudioError
 from ganstudio.train.kinds import KINDS
 
 EXIT_USER_ERROR = 2
+GATYS_SIDE = 512  # the side Gatys et al. and neural-style work at
 # zlib level 1: a 1024 px PNG saves in a third of the default level's time, for files about a fifth larger
 PNG_OPTIONS = {"compress_level": 1}
 
@@ -31,11 +32,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    def add_command(name: str, help_text: str, *, image_task: bool = True) -> argparse.ArgumentParser:
+    def add_command(name: str, help_text: str, *, image_task: bool = True, model_required: bool = True
+                    ) -> argparse.ArgumentParser:
         command = commands.add_parser(name, help=help_text, description=help_text)
         command.add_argument("--json", action="store_true", help="print a machine-readable result")
         if image_task:
-            command.add_argument("--model", required=True, help="registry name, checkpoint file or folder, or hf://owner/repo/file[@rev]")
+            command.add_argument("--model", required=model_required,
+                                 help="registry name, checkpoint file or folder, or hf://owner/repo/file[@rev]")
             command.add_argument("--backend", choices=["auto", "torch", "onnx"], default="auto", help="runtime (default: the model's own format)")
             command.add_argument("--device", choices=["auto", "cuda", "cpu"], default="auto", help="default: CUDA when present, else CPU")
         return command
@@ -45,6 +48,8 @@ def build_parser() -> argparse.ArgumentParser:
     generate.add_argument("--count", type=int, default=1, help="number of images")
     generate.add_argument("--label", help="class for a conditional model (index or name)")
     generate.add_argument("--truncation", type=float, help="truncation threshold for latents (e.g. 1.5); off by default")
+    generate.add_argument("--codes", help="latent codes of an InfoGAN model, NAME=VALUE,... (e.g. cat=3,c1=0.5); "
+                          "codes not given are drawn from each seed")
     generate.add_argument("--output", required=True, help="a file for one image, or a folder (one PNG per seed)")
 
     interpolate = add_command("interpolate", "walk the latent space between two seeds")
@@ -52,6 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
     interpolate.add_argument("--steps", type=int, default=8)
     interpolate.add_argument("--mode", choices=["lerp", "slerp"], default="slerp")
     interpolate.add_argument("--label", help="class for a conditional model")
+    interpolate.add_argument("--codes", help="InfoGAN latent codes held all along, NAME=VALUE,...")
     interpolate.add_argument("--output", required=True, help="an animated .gif, or a folder of frames")
 
     translate = add_command("translate", "translate an image with a pix2pix or CycleGAN model")
@@ -70,9 +76,13 @@ def build_parser() -> argparse.ArgumentParser:
     edit.add_argument("--max-side", type=int, default=images.DEFAULT_MAX_SIDE)
     edit.add_argument("--output", required=True)
 
-    stylize = add_command("stylize", "paint an image in a style")
+    stylize = add_command("stylize", "paint an image in a style, with a network (--model) or by optimisation "
+                          "(--method gatys)", model_required=False)
+    stylize.add_argument("--method", choices=["network", "gatys"], default="network",
+                         help="network: a style model (--model); gatys: optimise the pixels against VGG-19 "
+                              "(Gatys et al.), minutes")
     stylize.add_argument("--content", required=True)
-    stylize.add_argument("--style", help="style image (arbitrary-style models)")
+    stylize.add_argument("--style", help="style image (arbitrary-style models, gatys)")
     stylize.add_argument("--style-index", help="built-in style: its number or its name (multi-style models; "
                                                "`python -m ganstudio models --json` lists the names)")
     stylize.add_argument("--alpha", type=float, default=1.0, help="strength, 0..1")
@@ -80,8 +90,27 @@ def build_parser() -> argparse.ArgumentParser:
     stylize.add_argument("--color-method", choices=["auto", "coral", "luminance"], default="auto",
                          help="with --preserve-color: coral recolours the style image first (AdaIN's test.py), "
                               "luminance keeps the result's brightness only (default: coral where a style image is used)")
-    stylize.add_argument("--max-side", type=int, default=images.DEFAULT_MAX_SIDE)
-    stylize.add_argument("--output", required=True)
+    stylize.add_argument("--max-side", type=int,
+                         help=f"cap on the longer side (default {images.DEFAULT_MAX_SIDE}; gatys: the side worked on, "
+                              f"default {GATYS_SIDE})")
+    stylize.add_argument("--output", required=True, help="gatys writes it again at every report, so it always holds "
+                         "the latest image (also after Ctrl-C)")
+    gatys = stylize.add_argument_group("gatys (--method gatys)")
+    gatys.add_argument("--vgg", help="VGG-19 weights: torchvision's vgg19-dcbb9e9d.pth or AdaIN's vgg_normalised.pth "
+                       "(default: the torch hub cache)")
+    gatys.add_argument("--steps", type=int, default=300, help="VGG-19 forward and backward passes (default 300)")
+    gatys.add_argument("--optimizer", choices=["lbfgs", "adam"], default="lbfgs")
+    gatys.add_argument("--init", choices=["content", "noise"], default="content", help="start from the content or noise")
+    gatys.add_argument("--content-weight", type=float, default=1.0)
+    gatys.add_argument("--style-weight", type=float, default=1e6)
+    gatys.add_argument("--tv-weight", type=float, default=0.0, help="smoothness (total variation); 0 = off, as the paper")
+    gatys.add_argument("--style-layers", help="comma-separated VGG-19 layers (default relu1_1,relu2_1,relu3_1,relu4_1,"
+                       "relu5_1)")
+    gatys.add_argument("--content-layer", default="relu4_2")
+    gatys.add_argument("--pooling", choices=["max", "avg"], default="max", help="avg as Gatys et al.")
+    gatys.add_argument("--lr", type=float, help="step size (default: 1 for L-BFGS, 10/255 for Adam)")
+    gatys.add_argument("--seed", type=int, help="seed of a noise start (random when omitted)")
+    gatys.add_argument("--progress-every", type=int, default=10, help="report and write the image every N steps")
 
     info = add_command("info", "show how an image made by GAN Studio was made (its recipe)", image_task=False)
     info.add_argument("image", help="a PNG saved by the app or the command line")
@@ -110,7 +139,10 @@ def build_parser() -> argparse.ArgumentParser:
                           help="architecture to train from scratch")
     finetune.add_argument("--data", nargs="+", help="images, folders or zips (a folder per class for conditional models; "
                           "side-by-side pairs or inputs for pix2pix; domain A for CycleGAN)")
-    finetune.add_argument("--data-b", nargs="+", default=[], help="CycleGAN domain B, or pix2pix targets matched by file name")
+    finetune.add_argument("--data-b", nargs="+", default=[], help="CycleGAN domain B, pix2pix targets matched by file "
+                          "name, or the one style image of a fast style network (content photos in --data)")
+    finetune.add_argument("--vgg", help="fast_style: the VGG-19 file of the perceptual loss (default: the user "
+                          "folder's vgg19/, then the torch hub cache)")
     finetune.add_argument("--name", help="registry name of the result")
     finetune.add_argument("--steps", type=int, default=300)
     finetune.add_argument("--batch-size", type=int)
@@ -203,18 +235,39 @@ def _save_one(picture, output: str) -> str:
 def run_generate(args: argparse.Namespace) -> dict:
     from ganstudio.tasks.generate import generate
 
+    codes = parse_codes(args.codes) if args.codes else None
     model = _load(args)
-    result = generate(model, seed=args.seed, num_images=args.count, label=args.label, truncation=args.truncation)
+    result = generate(model, seed=args.seed, num_images=args.count, label=args.label, truncation=args.truncation,
+                      codes=codes)
     paths = _save_images(result.images, result.seeds, args.output, model.name)
-    return {**_model_info(model), "outputs": paths, "seeds": result.seeds, "label": result.label,
+    return {**_model_info(model), "outputs": paths, "seeds": result.seeds, "label": result.label, "codes": result.codes,
             "message": f"wrote {len(paths)} image(s) (seeds {result.seeds[0]}..{result.seeds[-1]}) to {args.output}"}
+
+
+def parse_codes(text: str) -> dict[str, float]:
+    """``"cat=3,c1=0.5"`` -> ``{"cat": 3.0, "c1": 0.5}``.
+
+    Raises:
+        GanStudioError: a part is not NAME=NUMBER.
+    """
+    codes: dict[str, float] = {}
+    for part in filter(None, (piece.strip() for piece in text.split(","))):
+        name, sep, value = part.partition("=")
+        try:
+            if not sep or not name.strip():
+                raise ValueError
+            codes[name.strip()] = float(value)
+        except ValueError:
+            raise GanStudioError(f"bad code {part!r}: write NAME=NUMBER, separated by commas (e.g. cat=3,c1=0.5).") from None
+    return codes
 
 
 def run_interpolate(args: argparse.Namespace) -> dict:
     from ganstudio.tasks.interpolate import interpolate
 
+    codes = parse_codes(args.codes) if args.codes else None
     model = _load(args)
-    result = interpolate(model, seeds=tuple(args.seeds), steps=args.steps, mode=args.mode, label=args.label)
+    result = interpolate(model, seeds=tuple(args.seeds), steps=args.steps, mode=args.mode, label=args.label, codes=codes)
     target = Path(args.output)
     if target.suffix.lower() == ".gif":
         paths = [str(images.save_animation(result.frames, target))]
@@ -278,11 +331,16 @@ def run_edit(args: argparse.Namespace) -> dict:
 def run_stylize(args: argparse.Namespace) -> dict:
     from ganstudio.tasks.stylize import stylize
 
+    if args.method == "gatys":
+        return run_gatys(args)
+    if not args.model:
+        raise GanStudioError("stylize needs --model (a style network), or --method gatys to optimise against VGG-19.")
     content = images.open_image(args.content)
     style = images.open_image(args.style) if args.style else None
     model = _load(args)
     output = stylize(model, content, style=style, style_index=args.style_index, alpha=args.alpha,
-                     preserve_color=args.preserve_color, color_method=args.color_method, max_side=args.max_side)
+                     preserve_color=args.preserve_color, color_method=args.color_method,
+                     max_side=args.max_side or images.DEFAULT_MAX_SIDE)
     path = _save_one(output, args.output)
     return {**_model_info(model), "outputs": [path], "size": list(output.size), "message": f"wrote {path}"}
 
@@ -302,6 +360,57 @@ def run_info(args: argparse.Namespace) -> dict:
             again += f" --truncation {settings['truncation']}"
         lines.append(f"make it again: {again} --output again.png")
     return {"recipe": recipe, "message": "\n".join(lines)}
+
+
+def run_gatys(args: argparse.Namespace) -> dict:
+    """Style transfer by optimisation, run by the same background queue as the app's Optimise mode.
+
+    The output file is written at every report, so it always holds the latest image; Ctrl-C stops
+    the run after its current step and keeps that image.
+    """
+    from ganstudio.registry import default_user_dir
+    from ganstudio.tasks.background import BackgroundRuns, RunState
+    from ganstudio.tasks.optimize_style import submit_optimization
+
+    if args.model:
+        raise GanStudioError("--method gatys optimises against VGG-19 and takes no --model; pass --vgg PATH instead.")
+    if not args.style:
+        raise GanStudioError("--method gatys needs --style (the picture whose style to take).")
+    options = {"steps": args.steps, "optimizer": args.optimizer, "init": args.init, "content_weight": args.content_weight,
+               "style_weight": args.style_weight, "tv_weight": args.tv_weight, "content_layer": args.content_layer,
+               "learning_rate": args.lr, "seed": args.seed, "progress_every": args.progress_every,
+               "max_side": args.max_side or GATYS_SIDE}
+    if args.style_layers:
+        options["style_layers"] = [layer.strip() for layer in args.style_layers.split(",") if layer.strip()]
+    runs = BackgroundRuns()
+    status = submit_optimization(runs, images.open_image(args.content), images.open_image(args.style), vgg=args.vgg,
+                                 search=[default_user_dir() / "vgg19"], pooling=args.pooling, device=args.device,
+                                 **options)
+    shown, path = -1, None
+    try:
+        while status.active:
+            time.sleep(0.1)
+            status = runs.status(status.id)
+            report = status.latest
+            if report is not None and report.step != shown:
+                shown, path = report.step, _save_one(report.image, args.output)
+                if not args.json:
+                    losses = ", ".join(f"{name} {value:.4g}" for name, value in report.losses.items())
+                    print(f"step {report.step}/{report.steps} ({report.seconds:.1f} s): {losses}", file=sys.stderr)
+    except KeyboardInterrupt:
+        runs.cancel(status.id)
+        status = runs.wait(status.id, timeout=600)
+        if status.latest is not None:
+            path = _save_one(status.latest.image, args.output)
+    if status.state == RunState.FAILED:
+        raise GanStudioError(status.message)
+    report = status.latest
+    if report is None:
+        raise GanStudioError("stopped before the first step: no image was written.")
+    stopped = status.state == RunState.CANCELLED
+    return {"method": "gatys", "outputs": [path], "size": list(report.image.size), "steps": report.step,
+            "losses": report.losses, "seed": report.seed, "stopped": stopped,
+            "message": f"{'stopped at' if stopped else 'finished'} step {report.step}/{report.steps}; wrote {path}"}
 
 
 def run_models(args: argparse.Namespace) -> dict:
@@ -369,7 +478,7 @@ def run_finetune(args: argparse.Namespace) -> dict:
             raise GanStudioError("finetune needs --data and --name (or --resume JOB_ID).")
         plan = plan_finetune(registry, base=args.base, kind=args.kind, steps=args.steps, batch_size=args.batch_size,
                              lr=args.lr, image_size=args.image_size, freeze_d_layers=args.freeze_d,
-                             diff_augment=not args.no_diff_augment, ema_decay=args.ema, seed=args.seed)
+                             diff_augment=not args.no_diff_augment, ema_decay=args.ema, seed=args.seed, vgg=args.vgg)
         data, report = build_training_set(plan.kind, files=args.data, files_b=args.data_b, size=plan.config.image_size,
                                           channels=plan.channels, class_names=plan.class_names)
         if not args.json:

@@ -7,6 +7,7 @@ normalisation) is ``ganstudio.models.vgg19``; this module finds the file and rea
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
 
 import torch
@@ -35,14 +36,16 @@ def torch_hub_checkpoints() -> Path:
     return Path(torch.hub.get_dir()) / "checkpoints"
 
 
-def find_vgg19(path: str | os.PathLike | None = None) -> Path:
-    """The VGG-19 weights to use: ``path`` (a file, or a folder holding one of the known names), else the hub cache.
+def find_vgg19(path: str | os.PathLike | None = None, *, folders: Sequence[str | os.PathLike] = ()) -> Path:
+    """The VGG-19 weights to use: ``path`` (a file, or a folder holding one of the known names); without it,
+    the first of ``folders`` that holds one of the known names, else the torch hub cache.
 
-    Nothing is downloaded: the studio runs offline.
+    Nothing is downloaded: the studio runs offline. The app passes its user folder's ``vgg19/``, where
+    AdaIN's file can go under its own name.
 
     Raises:
-        ModelNotFoundError: no such file, or (without ``path``) no ``vgg19-dcbb9e9d.pth`` in the torch hub cache;
-            the message says where to put which file.
+        ModelNotFoundError: no such file, or (without ``path``) none of the known files in the folders or the
+            torch hub cache; the message says where to put which file.
     """
     if path is not None:
         path = Path(path).expanduser()
@@ -60,14 +63,19 @@ def find_vgg19(path: str | os.PathLike | None = None) -> Path:
             f"VGG-19 weights '{path}' do not exist. Pass --vgg with the path to torchvision's {TORCHVISION_FILE} "
             "or to AdaIN's vgg_normalised.pth."
         )
+    for folder in map(Path, folders):
+        for name in (TORCHVISION_FILE, *ADAIN_FILES):
+            if (folder / name).is_file():
+                return folder / name
     cached = torch_hub_checkpoints() / TORCHVISION_FILE
     if cached.is_file():
         return cached
+    elsewhere = "".join(f", or put either file in {Path(folder)}/" for folder in folders)
     raise ModelNotFoundError(
-        "style transfer by optimisation needs VGG-19 weights, and none were found (the studio never downloads "
-        f"them). Either put torchvision's {TORCHVISION_FILE} ({TORCHVISION_URL}, 548 MB) at {cached}, "
-        "or pass --vgg PATH to a copy of that file, or pass --vgg PATH to AdaIN's vgg_normalised.pth "
-        "(the encoder file of an AdaIN model, 80 MB)."
+        "style transfer by optimisation and perceptual-loss training need VGG-19 weights, and none were found "
+        f"(the studio never downloads them). Either put torchvision's {TORCHVISION_FILE} ({TORCHVISION_URL}, "
+        f"548 MB) at {cached}{elsewhere}, or pass --vgg PATH to a copy of that file, or pass --vgg PATH to AdaIN's "
+        "vgg_normalised.pth (the encoder file of an AdaIN model, 80 MB)."
     )
 
 

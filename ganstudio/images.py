@@ -246,6 +246,34 @@ def latents_from_seeds(seeds: Sequence[int], dim: int, *, truncation: float | No
     return latents
 
 
+CODE_STREAM = 1  # the codes of a seed come from a stream of their own: drawing them leaves the noise as it was
+
+
+def codes_from_seeds(seeds: Sequence[int], codes: Sequence) -> np.ndarray:
+    """The latent codes (``spec.LatentCode``) of each seed, N x len(codes) float64: a category index, or a value
+    drawn uniformly from the code's training range. Each row depends on its own seed only."""
+    values = np.empty((len(seeds), len(codes)), dtype=np.float64)
+    for row, seed in enumerate(seeds):
+        rng = np.random.default_rng([int(seed), CODE_STREAM])
+        for column, code in enumerate(codes):
+            if code.kind == "categorical":
+                values[row, column] = rng.integers(code.categories)
+            else:
+                values[row, column] = rng.uniform(code.low, code.high)
+    return values
+
+
+def encode_codes(values: np.ndarray, codes: Sequence) -> np.ndarray:
+    """Code values (N x len(codes)) as the generator takes them (N x widths, float32): one-hot categories, then values."""
+    parts = []
+    for column, code in enumerate(codes):
+        if code.kind == "categorical":
+            parts.append(np.eye(code.categories, dtype=np.float32)[values[:, column].astype(np.int64)])
+        else:
+            parts.append(values[:, column : column + 1].astype(np.float32))
+    return np.concatenate(parts, axis=1) if parts else np.zeros((len(values), 0), dtype=np.float32)
+
+
 def interpolate_latents(start: np.ndarray, end: np.ndarray, steps: int, *, mode: str = "lerp") -> np.ndarray:
     """``steps`` latents from ``start`` to ``end`` inclusive, linear (``lerp``) or spherical (``slerp``)."""
     if steps < 2:

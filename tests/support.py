@@ -55,3 +55,20 @@ def load_package_module(package: str, module: str):
     loaded = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(loaded)
     return loaded
+
+
+def save_random_vgg19(path: Path, *, last_layer: str = "relu3_1", seed: int = 0) -> Path:
+    """VGG-19 in torchvision's file layout (``features.<i>.*``), random weights, cut after ``last_layer``.
+
+    No real VGG-19 weights exist offline; a file cut after relu3_1 holds 0.6 M values (2 MB) where the real one
+    holds 143 M, and loads as the real one does (``feature_network.load_vgg19`` reads the depth from the file).
+    """
+    import torch
+
+    from ganstudio.models import vgg19
+
+    torch.manual_seed(seed)
+    network = vgg19.build(vgg19.Config(depth=vgg19.LAYERS["torchvision"][last_layer] + 1))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save(network.state_dict(), path)
+    return path

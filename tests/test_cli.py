@@ -189,3 +189,47 @@ def test_extract_saves_the_picked_generator_and_generate_runs_it(capsys, tmp_pat
     assert code == 0 and result["arch"] == "dcgan"
     assert main(["generate", "--model", str(tmp_path / "G.safetensors"), "--seed", "1", "--output", str(tmp_path / "one.png")]) == 0
     assert Image.open(tmp_path / "one.png").size == (32, 32)
+
+
+# -- InfoGAN codes and style optimisation ------------------------------------------------------------
+
+def test_generate_with_codes_sets_them_and_draws_the_others_from_the_seed(capsys, tmp_path):
+    from ganstudio.cli import parse_codes
+
+    model = save_tiny_checkpoint("infogan", tmp_path / "netG.pth", nz=6, fc_dim=16, ngf=4, base=8)
+    code, result = _run_json(capsys, ["generate", "--model", str(model), "--seed", "5", "--count", "2", "--codes",
+                                      "cat=3, c1=-1.5", "--output", str(tmp_path / "out")])
+    assert code == 0 and [codes["cat"] for codes in result["codes"]] == [3, 3]
+    assert [codes["c1"] for codes in result["codes"]] == [-1.5, -1.5] and result["codes"][0]["c2"] != result["codes"][1]["c2"]
+    assert parse_codes("cat=3,c2=0.25") == {"cat": 3.0, "c2": 0.25}
+    with pytest.raises(GanStudioError, match="NAME=NUMBER"):
+        parse_codes("cat:3")
+    code, result = _run_json(capsys, ["generate", "--model", str(model), "--codes", "cat=12", "--output", str(tmp_path / "x.png")])
+    assert code == 2 and "0 to 9" in result["error"]
+
+
+def test_stylize_by_optimisation_writes_the_image_and_reports_the_losses(capsys, tmp_path, chelsea):
+    from support import save_random_vgg19
+
+    vgg = save_random_vgg19(tmp_path / "vgg19-dcbb9e9d.pth", last_layer="relu2_2")
+    chelsea.save(tmp_path / "cat.png")
+    chelsea.rotate(90, expand=True).save(tmp_path / "style.png")
+    code, result = _run_json(capsys, [
+        "stylize", "--method", "gatys", "--vgg", str(vgg), "--content", str(tmp_path / "cat.png"),
+        "--style", str(tmp_path / "style.png"), "--steps", "4", "--progress-every", "2", "--max-side", "48",
+        "--style-layers", "relu1_1,relu2_1", "--content-layer", "relu2_2", "--seed", "1", "--device", "cpu",
+        "--output", str(tmp_path / "out.png")])
+    assert code == 0 and result["steps"] == 4 and not result["stopped"], result
+    assert set(result["losses"]) == {"content", "style", "tv", "total"}
+    assert Image.open(tmp_path / "out.png").size == (48, 32) == tuple(result["size"])
+
+
+def test_stylize_by_optimisation_without_vgg_says_where_to_put_it(capsys, tmp_path, chelsea, monkeypatch):
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    chelsea.save(tmp_path / "cat.png")
+    code, result = _run_json(capsys, ["stylize", "--method", "gatys", "--content", str(tmp_path / "cat.png"),
+                                      "--style", str(tmp_path / "cat.png"), "--output", str(tmp_path / "o.png")])
+    assert code == 2 and "vgg19-dcbb9e9d.pth" in result["error"] and str(tmp_path / "torch") in result["error"]
+    assert str(tmp_path / "home" / "vgg19") in result["error"]
+    code, result = _run_json(capsys, ["stylize", "--content", str(tmp_path / "cat.png"), "--output", str(tmp_path / "o.png")])
+    assert code == 2 and "--model" in result["error"] and "--method gatys" in result["error"]

@@ -295,6 +295,30 @@ def confusion_matrix(expected: Sequence[int] | np.ndarray, predicted: Sequence[i
     return matrix
 
 
+@dataclass(frozen=True)
+class Matching:
+    """How well unsupervised clusters (rows) line up with known classes (columns) of a count matrix."""
+
+    accuracy: float  # share of items on the best one-to-one pairing of rows with columns
+    pairs: tuple[tuple[int, int], ...]  # (row, column) of that pairing
+    purity: float  # share of items in their row's majority column (rows may share a column)
+
+
+def best_matching(counts: np.ndarray) -> Matching:
+    """The one-to-one pairing of rows with columns that keeps the most items (the Hungarian algorithm), as
+    unsupervised classification is scored (InfoGAN's categorical code against the digits)."""
+    from scipy.optimize import linear_sum_assignment
+
+    counts = np.asarray(counts, dtype=np.int64)
+    if counts.ndim != 2 or counts.sum() == 0:
+        raise ValueError(f"need a 2-D count matrix with some counts, got shape {counts.shape}")
+    rows, columns = linear_sum_assignment(-counts)
+    total = counts.sum()
+    return Matching(accuracy=float(counts[rows, columns].sum() / total),
+                    pairs=tuple(zip(rows.tolist(), columns.tolist())),
+                    purity=float(counts.max(axis=1).sum() / total))
+
+
 def correlation(a: Sequence[float] | np.ndarray, b: Sequence[float] | np.ndarray) -> float:
     """Pearson correlation of two equal-length series; nan when either is constant."""
     a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)

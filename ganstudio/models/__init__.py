@@ -21,6 +21,7 @@ ARCHITECTURES: dict[str, str] = {
     "dcgan": "ganstudio.models.dcgan",
     "cgan": "ganstudio.models.cgan",
     "cdcgan": "ganstudio.models.cdcgan",
+    "infogan": "ganstudio.models.infogan",
     "pix2pix_unet": "ganstudio.models.pix2pix_unet",
     "cyclegan_resnet": "ganstudio.models.cyclegan_resnet",
     "vintagify_resnet": "ganstudio.models.vintagify_resnet",

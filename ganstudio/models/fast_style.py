@@ -48,6 +48,7 @@ SPEC = ArchitectureSpec(
     title="fast neural style (Johnson et al.)",
     tasks=("stylize",),
     file_names=("*.model",),
+    training_kind="fast_style",
 )
 
 # The stale InstanceNorm statistics that stylize() deletes, with the official pattern.

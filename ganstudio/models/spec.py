@@ -48,6 +48,38 @@ DEFAULT_PREPROCESSING: dict[str, Any] = {
 
 
 @dataclass(frozen=True)
+class LatentCode:
+    """A named part of a generator's input that people set by hand (InfoGAN's latent codes).
+
+    Attributes:
+        name: what the CLI and the API call it ("cat", "c1").
+        kind: "categorical" (one of ``categories`` values, fed one-hot) or "continuous" (one value).
+        categories: the number of values of a categorical code.
+        low, high: the range a continuous code was drawn from in training (uniform); a seed draws it there.
+            Values up to twice as far out are accepted: the InfoGAN paper shows -2..2 for codes trained on -1..1.
+        description: what the code came to mean, when someone has looked (empty: unknown; it is learnt unsupervised).
+    """
+
+    name: str
+    kind: Literal["categorical", "continuous"]
+    categories: int = 0
+    low: float = -1.0
+    high: float = 1.0
+    description: str = ""
+
+    @property
+    def width(self) -> int:
+        """Values it takes in the generator's input: one per category (one-hot), or one."""
+        return self.categories if self.kind == "categorical" else 1
+
+    @property
+    def limits(self) -> tuple[float, float]:
+        """The values a continuous code accepts: its training range, widened by half its length on each side."""
+        half = (self.high - self.low) / 2
+        return self.low - half, self.high + half
+
+
+@dataclass(frozen=True)
 class LatentSpec:
     """How a seed becomes a generator's input.
 
@@ -62,6 +94,8 @@ class LatentSpec:
             "psi" moves w towards the average w (StyleGAN's truncation trick).
         num_classes: > 0 for a class-conditional generator (a class index is fed as a second input).
         class_input: how the class is fed: "index" (int64 (N,)) or "onehot" (float32 (N, num_classes)).
+        codes: latent codes fed after the ``size`` noise values, in this order (InfoGAN); the generator's
+            input has ``size`` plus the codes' widths values.
     """
 
     size: int
@@ -70,10 +104,16 @@ class LatentSpec:
     truncation: Literal["resample", "psi", "none"] = "resample"
     num_classes: int = 0
     class_input: Literal["index", "onehot"] = "index"
+    codes: tuple[LatentCode, ...] = ()
 
     @property
     def conditional(self) -> bool:
         return self.num_classes > 0
+
+    @property
+    def input_size(self) -> int:
+        """Values per sample the generator takes: the noise and every code."""
+        return self.size + sum(code.width for code in self.codes)
 
 
 @dataclass(frozen=True)
@@ -126,7 +166,9 @@ class ModelInfo:
         values["tasks"] = tuple(values.get("tasks", ()))
         values["labels"] = tuple(values.get("labels", ()))
         if values.get("latent") is not None:
-            values["latent"] = LatentSpec(**values["latent"])
+            latent = dict(values["latent"])
+            latent["codes"] = tuple(LatentCode(**code) for code in latent.get("codes", ()))
+            values["latent"] = LatentSpec(**latent)
         return cls(**values)
 
 

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import math
 import secrets
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 
 import numpy as np
 from PIL import Image
 
 from ganstudio import images
 from ganstudio.errors import GanStudioError, WrongTaskError
-from ganstudio.models.spec import LatentSpec
+from ganstudio.models.spec import LatentCode, LatentSpec
 from ganstudio.registry import LoadedModel
 from ganstudio.tasks.common import finish_image
 from ganstudio.tasks.recipes import recipe
@@ -24,11 +25,12 @@ TRUNCATION_RANGE = (0.05, 10.0)  # thresholds below redraw almost every value; a
 
 @dataclass(frozen=True)
 class GenerationResult:
-    """The images and the seed of each, so any of them can be made again."""
+    """The images and the seed of each, so any of them can be made again; ``codes``: each image's latent codes."""
 
     images: list[Image.Image]
     seeds: list[int]
     label: int | None = None
+    codes: list[dict[str, float]] = field(default_factory=list)
 
 
 def random_seed() -> int:
@@ -77,17 +79,20 @@ def check_truncation(truncation: float | None) -> float | None:
 
 
 def generate(model: LoadedModel, *, seed: int | None = None, num_images: int = 1, label: int | str | None = None,
-             truncation: float | None = None) -> GenerationResult:
+             truncation: float | None = None, codes: Mapping[str, float] | None = None) -> GenerationResult:
     """Sample ``num_images`` images; image ``i`` uses seed ``seed + i``.
 
     Args:
         seed: the first seed; a random one when None (it is returned).
         label: the class for a conditional model (index or label name); required there, refused elsewhere.
         truncation: redraw latent values beyond this threshold (lower = safer, less varied); None or 0 = off.
+        codes: for a model with latent codes (InfoGAN), name -> value for every image (a category index, or a
+            continuous value); codes not given are drawn from each image's seed. The noise comes from the seed
+            either way, so the same seed with other codes keeps the rest of the image.
 
     Raises:
-        WrongTaskError: the model does not generate, or a label is given to an unconditional model.
-        GanStudioError: a bad count, seed, truncation or label.
+        WrongTaskError: the model does not generate, or a label or codes are given to a model without them.
+        GanStudioError: a bad count, seed, truncation, label or code.
     """
     model.require_task("generate")
     latent = latent_of(model)
@@ -95,19 +100,84 @@ def generate(model: LoadedModel, *, seed: int | None = None, num_images: int = 1
         raise GanStudioError(f"number of images must be 1 to {MAX_IMAGES}, not {num_images}.")
     first = random_seed() if seed is None else check_seed(seed)
     seeds = [(first + offset) % 2**32 for offset in range(num_images)]
+    fixed = resolve_codes(model, codes)
     latents = images.latents_from_seeds(seeds, latent.size, truncation=check_truncation(truncation))
     class_index = resolve_label(model, label)
-    pictures = render_latents(model, latents, class_index)
-    for picture, picture_seed in zip(pictures, seeds, strict=True):
+    inputs, used = with_codes(latent, latents, seeds, fixed)
+    pictures = render_latents(model, inputs, class_index)
+    for index, (picture, picture_seed) in enumerate(zip(pictures, seeds, strict=True)):
         images.with_recipe(picture, recipe(model, "generate", seed=picture_seed, label=_label_name(model, class_index),
-                                           truncation=check_truncation(truncation)))
-    return GenerationResult(images=pictures, seeds=seeds, label=class_index)
+                                           truncation=check_truncation(truncation),
+                                           codes=_codes_of(used, index)))
+    return GenerationResult(images=pictures, seeds=seeds, label=class_index, codes=used)
+
+
+def _codes_of(used: list[dict[str, float]], index: int) -> dict[str, float] | None:
+    return used[index] if index < len(used) else None
 
 
 def _label_name(model: LoadedModel, class_index: int | None) -> str | None:
     if class_index is None:
         return None
     return model.labels[class_index] if class_index < len(model.labels) else str(class_index)
+
+
+def resolve_codes(model: LoadedModel, codes: Mapping[str, float] | None) -> dict[str, float]:
+    """Checked code values by name (categories as whole numbers); empty when none are given.
+
+    Raises:
+        WrongTaskError: codes for a model that has none.
+        GanStudioError: an unknown name, a category out of range, a value that is not finite or too far out.
+    """
+    if not codes:
+        return {}
+    known = {code.name: code for code in latent_of(model).codes}
+    if not known:
+        raise WrongTaskError(f"model '{model.name}' has no latent codes; only InfoGAN-style models take codes.")
+    checked = {}
+    for name, value in codes.items():
+        code = known.get(name)
+        if code is None:
+            raise GanStudioError(f"model '{model.name}' has no code {name!r}. Its codes: {describe_codes(known.values())}.")
+        checked[name] = _check_code(code, value)
+    return checked
+
+
+def describe_codes(codes: Iterable[LatentCode]) -> str:
+    """"cat (0..9), c1 (-1..1)": the codes and the values a seed draws them from."""
+    return ", ".join(f"{code.name} (0..{code.categories - 1})" if code.kind == "categorical"
+                     else f"{code.name} ({code.low:g}..{code.high:g})" for code in codes)
+
+
+def _check_code(code: LatentCode, value: float) -> float:
+    number = value if isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool) else None
+    if number is None or not math.isfinite(number):
+        raise GanStudioError(f"code {code.name} must be a number, not {value!r}.")
+    if code.kind == "categorical":
+        if float(number) != int(number) or not 0 <= int(number) < code.categories:
+            raise GanStudioError(f"code {code.name} is a category: a whole number from 0 to {code.categories - 1}, "
+                                 f"not {value!r}.")
+        return float(int(number))
+    low, high = code.limits
+    if not low <= number <= high:
+        raise GanStudioError(f"code {code.name} must be between {low:g} and {high:g} (seeds draw it from "
+                             f"{code.low:g}..{code.high:g}), not {value!r}.")
+    return float(number)
+
+
+def with_codes(latent: LatentSpec, noise: np.ndarray, seeds: list[int],
+               fixed: Mapping[str, float] | None = None) -> tuple[np.ndarray, list[dict[str, float]]]:
+    """The generator's input: the noise followed by the codes (``fixed`` ones, the others from each seed),
+    and each sample's code values by name. A latent without codes returns the noise as it is."""
+    if not latent.codes:
+        return noise, []
+    values = images.codes_from_seeds(seeds, latent.codes)
+    for column, code in enumerate(latent.codes):
+        if code.name in (fixed or {}):
+            values[:, column] = fixed[code.name]
+    used = [{code.name: (int(row[column]) if code.kind == "categorical" else round(float(row[column]), 4))
+             for column, code in enumerate(latent.codes)} for row in values]
+    return np.concatenate([noise, images.encode_codes(values, latent.codes)], axis=1), used
 
 
 def resolve_label(model: LoadedModel, label: int | str | None) -> int | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from PIL import Image
@@ -13,7 +14,9 @@ from ganstudio.tasks.generate import (
     check_seed,
     latent_of,
     render_latents,
+    resolve_codes,
     resolve_label,
+    with_codes,
 )
 from ganstudio.tasks.recipes import recipe
 
@@ -30,11 +33,13 @@ class InterpolationResult:
 
 
 def interpolate(model: LoadedModel, *, seeds: tuple[int, int], steps: int = 8, mode: str = "slerp",
-                label: int | str | None = None) -> InterpolationResult:
+                label: int | str | None = None, codes: Mapping[str, float] | None = None) -> InterpolationResult:
     """Frames between the latents of two seeds; the first and last frames equal ``generate`` at those seeds.
 
     Args:
         mode: "lerp" (straight line) or "slerp" (along the sphere, keeps the latent's norm: smoother for Gaussian z).
+        codes: latent codes held at these values all along (InfoGAN); the others move with the noise from one
+            seed's to the other's (a category as a blend of the two one-hot vectors).
 
     Raises:
         GanStudioError: fewer than 2 or more than MAX_STEPS steps, or an unknown mode.
@@ -48,7 +53,8 @@ def interpolate(model: LoadedModel, *, seeds: tuple[int, int], steps: int = 8, m
     if len(seeds) != 2:
         raise GanStudioError(f"give two seeds (start and end), not {len(seeds)}.")
     first, last = check_seed(seeds[0], "start seed"), check_seed(seeds[1], "end seed")
-    start, end = images.latents_from_seeds([first, last], latent.size)
+    fixed = resolve_codes(model, codes)
+    start, end = with_codes(latent, images.latents_from_seeds([first, last], latent.size), [first, last], fixed)[0]
     path = images.interpolate_latents(start, end, steps, mode=mode)
     class_index = resolve_label(model, label)
     frames = render_latents(model, path, class_index)

@@ -32,12 +32,15 @@ which the registry's backends do not give.
 
 from __future__ import annotations
 
+import inspect
 import math
+import os
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from numbers import Integral, Real
+from pathlib import Path
 from typing import Literal
 
 import torch
@@ -46,12 +49,17 @@ from PIL import Image
 
 from ganstudio import images
 from ganstudio.errors import GanStudioError
+from ganstudio.feature_network import find_vgg19, load_vgg19
 from ganstudio.models.vgg19 import (
     GATYS_CONTENT_LAYER,
     GATYS_STYLE_LAYERS,
+    Pooling,
     VGG19Features,
     gram_matrix,
+    layer_names,
 )
+from ganstudio.runtime import torch_device
+from ganstudio.tasks.background import BackgroundRuns, RunStatus
 
 MAX_STEPS = 2000
 MIN_SIDE = 32  # the smallest max_side; relu5_1 sits after four pools and needs 17 px
@@ -123,31 +131,15 @@ def optimize_style(
         GanStudioError: a number out of range, an unknown layer or choice, an image too small for the layers.
         ImageError: content or style is not a usable image.
     """
-    _check_choice("optimizer", optimizer, ("lbfgs", "adam"))
-    _check_choice("init", init, ("content", "noise"))
-    _check_integer("steps", steps, 1, MAX_STEPS, "Fewer steps finish sooner; 300 to 500 is usual.")
-    _check_integer("max_side", max_side, MIN_SIDE, MAX_SIDE,
-                   "512 is usual; each step costs about 4x more at twice the side.")
-    _check_integer("progress_every", progress_every, 1, MAX_STEPS, "Report every 10 to 50 steps, for example.")
-    for name, value in (("content_weight", content_weight), ("style_weight", style_weight), ("tv_weight", tv_weight)):
-        _check_real(name, value, 0.0, MAX_WEIGHT, "Set it to 0 to leave that term out.")
-    if content_weight == 0 and style_weight == 0 and tv_weight == 0:
-        raise GanStudioError("every loss weight is 0, so there is nothing to optimise: give style_weight a value > 0.")
-    if learning_rate is not None:
-        _check_real("learning_rate", learning_rate, 0.0, 100.0, "Leave it unset for the optimiser's usual value.")
-        if learning_rate == 0:
-            raise GanStudioError("learning_rate must be > 0. Leave it unset for the optimiser's usual value.")
+    style_layers = check_options(
+        content_weight=content_weight, style_weight=style_weight, style_layers=style_layers, content_layer=content_layer,
+        tv_weight=tv_weight, steps=steps, optimizer=optimizer, learning_rate=learning_rate, init=init,
+        max_side=max_side, seed=seed, progress_every=progress_every)
     if seed is None:
         seed = int(torch.randint(0, 2**31 - 1, ()).item())
-    _check_integer("seed", seed, 0, 2**63 - 1, "Use a whole number from 0, or leave it unset.")
     stop_requested = _stop_function(should_stop)
     if not isinstance(vgg, VGG19Features):
         raise GanStudioError(f"vgg must be a VGG19Features network (load_vgg19), not {type(vgg).__name__}.")
-    style_layers = tuple(style_layers) if not isinstance(style_layers, str) else (style_layers,)
-    if style_weight > 0 and not style_layers:
-        raise GanStudioError(f"no style layers: name at least one, e.g. {', '.join(GATYS_STYLE_LAYERS)}.")
-    if len(set(style_layers)) != len(style_layers):
-        raise GanStudioError(f"style layers {', '.join(style_layers)} name a layer twice: name each once.")
     for layer in (*style_layers, content_layer):
         if layer not in vgg.available_layers:
             raise GanStudioError(
@@ -173,6 +165,98 @@ def optimize_style(
         learning_rate=DEFAULT_LEARNING_RATES[optimizer] if learning_rate is None else float(learning_rate),
         init=init, seed=seed, progress_every=progress_every, should_stop=stop_requested,
     )
+
+
+def submit_optimization(runs: BackgroundRuns, content: Image.Image, style: Image.Image, *,
+                        vgg: str | os.PathLike | None = None, search: Sequence[str | os.PathLike] = (),
+                        pooling: Pooling = "max", device: str = "auto", **options) -> RunStatus:
+    """Queue ``optimize_style`` in ``runs``, to run in its worker thread; returns at once.
+
+    What can be checked without the network is checked now, so a mistake shows before the run is
+    queued: the VGG-19 file is found (``feature_network.find_vgg19``), the images decoded, the options
+    checked. The worker loads the network (kept for the next run with the same file) and optimises;
+    ``runs.status(id).latest`` is the latest ``StyleProgress``, and ``runs.cancel(id)`` stops after
+    the current step, keeping the image.
+
+    Args:
+        vgg: the VGG-19 file (None: look in ``search`` folders, then the torch hub cache).
+        pooling: "max", or "avg" as Gatys et al.
+        device: "auto" (the GPU when there is one), "cuda" or "cpu".
+        options: ``optimize_style``'s keyword options (weights, layers, steps, optimizer, init, max_side, seed...).
+
+    Raises:
+        ModelNotFoundError: no VGG-19 file (the message says where to put which file).
+        ImageError: the content or style is not a usable image.
+        GanStudioError: an option out of range, or the queue is full.
+    """
+    path = find_vgg19(vgg, folders=search)
+    content, style = images.open_image(content), images.open_image(style)
+    if pooling not in ("max", "avg"):
+        raise GanStudioError(f"pooling must be 'max' or 'avg', not {pooling!r}.")
+    unknown = sorted(set(options) - OPTION_NAMES)
+    if unknown:
+        raise GanStudioError(f"unknown option(s) {', '.join(unknown)}; known: {', '.join(sorted(OPTION_NAMES))}.")
+    check_options(**options)
+    place = torch_device(device)
+
+    def work(stop: threading.Event) -> Iterator[StyleProgress]:
+        network = _cached_vgg19(path, pooling, place)
+        yield from optimize_style(content, style, vgg=network, should_stop=stop, **options)
+
+    return runs.submit(work, label=f"optimise style ({Path(path).name}, {options.get('steps', 300)} steps)")
+
+
+# The network stays loaded between runs (reading vgg19-dcbb9e9d.pth takes seconds); one file at a time.
+_VGG_CACHE: dict[tuple, VGG19Features] = {}
+_VGG_LOCK = threading.Lock()
+
+
+def _cached_vgg19(path: Path, pooling: Pooling, device: str) -> VGG19Features:
+    key = (str(Path(path).resolve()), Path(path).stat().st_mtime_ns, pooling, device)
+    with _VGG_LOCK:
+        if key not in _VGG_CACHE:
+            _VGG_CACHE.clear()
+            _VGG_CACHE[key] = load_vgg19(path, pooling=pooling, device=device)
+        return _VGG_CACHE[key]
+
+
+def check_options(*, content_weight: float = 1.0, style_weight: float = 1e6,
+                  style_layers: Sequence[str] = GATYS_STYLE_LAYERS, content_layer: str = GATYS_CONTENT_LAYER,
+                  tv_weight: float = 0.0, steps: int = 300, optimizer: str = "lbfgs", learning_rate: float | None = None,
+                  init: str = "content", max_side: int = 512, seed: int | None = None,
+                  progress_every: int = 10) -> tuple[str, ...]:
+    """Check ``optimize_style``'s options without a network or images (what a queue checks before it accepts
+    a run); returns the style layers as a tuple. Whether the network has the layers is checked when it runs.
+
+    Raises:
+        GanStudioError: a number out of range, an unknown layer name or choice.
+    """
+    _check_choice("optimizer", optimizer, ("lbfgs", "adam"))
+    _check_choice("init", init, ("content", "noise"))
+    _check_integer("steps", steps, 1, MAX_STEPS, "Fewer steps finish sooner; 300 to 500 is usual.")
+    _check_integer("max_side", max_side, MIN_SIDE, MAX_SIDE,
+                   "512 is usual; each step costs about 4x more at twice the side.")
+    _check_integer("progress_every", progress_every, 1, MAX_STEPS, "Report every 10 to 50 steps, for example.")
+    for name, value in (("content_weight", content_weight), ("style_weight", style_weight), ("tv_weight", tv_weight)):
+        _check_real(name, value, 0.0, MAX_WEIGHT, "Set it to 0 to leave that term out.")
+    if content_weight == 0 and style_weight == 0 and tv_weight == 0:
+        raise GanStudioError("every loss weight is 0, so there is nothing to optimise: give style_weight a value > 0.")
+    if learning_rate is not None:
+        _check_real("learning_rate", learning_rate, 0.0, 100.0, "Leave it unset for the optimiser's usual value.")
+        if learning_rate == 0:
+            raise GanStudioError("learning_rate must be > 0. Leave it unset for the optimiser's usual value.")
+    if seed is not None:
+        _check_integer("seed", seed, 0, 2**63 - 1, "Use a whole number from 0, or leave it unset.")
+    style_layers = tuple(style_layers) if not isinstance(style_layers, str) else (style_layers,)
+    if style_weight > 0 and not style_layers:
+        raise GanStudioError(f"no style layers: name at least one, e.g. {', '.join(GATYS_STYLE_LAYERS)}.")
+    if len(set(style_layers)) != len(style_layers):
+        raise GanStudioError(f"style layers {', '.join(style_layers)} name a layer twice: name each once.")
+    taps = [name for name in layer_names("torchvision") if name.startswith(("conv", "relu", "pool"))]
+    for layer in (*style_layers, content_layer):
+        if layer not in taps:
+            raise GanStudioError(f"VGG-19 has no layer '{layer}'. Use one of {', '.join(taps)}.")
+    return style_layers
 
 
 def _optimize(content: Image.Image, style: Image.Image, *, vgg: VGG19Features, weights: dict[str, float],
@@ -287,3 +371,7 @@ def _check_integer(name: str, value: object, low: int, high: int, hint: str) -> 
 def _check_real(name: str, value: object, low: float, high: float, hint: str) -> None:
     if isinstance(value, bool) or not isinstance(value, Real) or not math.isfinite(value) or not low <= value <= high:
         raise GanStudioError(f"{name} must be a finite number from {low:g} to {high:g}, not {value!r}. {hint}")
+
+
+# The options a queued run takes: optimize_style's keywords but the images, the network and the stop signal.
+OPTION_NAMES = frozenset(inspect.signature(optimize_style).parameters) - {"content", "style", "vgg", "should_stop"}

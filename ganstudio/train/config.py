@@ -16,7 +16,7 @@ from ganstudio.errors import GanStudioError
 from ganstudio.files import write_text_atomically
 from ganstudio.train.kinds import KINDS
 
-Kind = Literal["dcgan", "cgan", "pix2pix", "cyclegan", "stargan", "stargan_v2"]
+Kind = Literal["dcgan", "cgan", "infogan", "pix2pix", "cyclegan", "stargan", "stargan_v2", "fast_style"]
 Loss = Literal["lsgan", "hinge", "bce", "wgan"]
 
 LOSSES: tuple[str, ...] = ("lsgan", "hinge", "bce", "wgan")

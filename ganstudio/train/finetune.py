@@ -32,28 +32,34 @@ class FinetunePlan:
 
 
 def recipe(kind: str) -> FinetuneConfig:
-    """The training recipe of the built-in model of this kind (losses, widths, optimiser)."""
+    """The training recipe of the built-in model of this kind (losses, widths, optimiser), else the kind's own."""
     from ganstudio.train.bundle import MODELS
 
     for model in MODELS.values():
         if model.config.kind == kind:
             return model.config
-    raise GanStudioError(f"no training recipe for {kind!r}; kinds: {', '.join(KINDS)}.")
+    own = trainer_class(check_kind(kind)).recipe
+    if own is None:
+        raise GanStudioError(f"no training recipe for {kind!r}; kinds: {', '.join(KINDS)}.")
+    return own
 
 
 def plan_finetune(registry: Registry, *, base: str | None = None, kind: str | None = None, steps: int = DEFAULT_STEPS,
                   batch_size: int | None = None, lr: float | None = None, image_size: int | None = None,
                   freeze_d_layers: int = 0, diff_augment: bool = True, ema_decay: float | None = None,
-                  seed: int = 0) -> FinetunePlan:
+                  seed: int = 0, vgg: str | None = None) -> FinetunePlan:
     """A FinetuneConfig that starts from ``base`` (a registry name) or, with ``kind``, from scratch.
 
     Unset options take the base model's training recipe (the one that trained the built-in model
     of that kind); checkpoints every tenth of the run, samples every twentieth. With
     ``freeze_d_layers`` the base model's own discriminator (when it has one) is loaded and its first
-    layers frozen; otherwise the discriminator starts fresh.
+    layers frozen; otherwise the discriminator starts fresh. A kind that trains against VGG-19 (fast
+    style) gets the file ``vgg`` names, else the one found in the user folder's ``vgg19/`` or the torch
+    hub cache (``feature_network.find_vgg19``).
 
     Raises:
         GanStudioError: no base and no kind, an ONNX-only base, or an architecture that cannot be trained.
+        ModelNotFoundError: the kind needs VGG-19 and there is none (the message says where to put which file).
     """
     from ganstudio.train.bundle import MODELS
 
@@ -93,6 +99,11 @@ def plan_finetune(registry: Registry, *, base: str | None = None, kind: str | No
         ema_decay=template.ema_decay if ema_decay is None else float(ema_decay),
         checkpoint_every=max(1, int(steps) // 10), sample_every=max(1, int(steps) // 20),
     )
+    if trainer_class(kind).feature_network:
+        from ganstudio.feature_network import find_vgg19
+
+        config = config.with_updates(options={**config.options,
+                                              "vgg": str(find_vgg19(vgg, folders=[registry.user_dir / "vgg19"]))})
     return FinetunePlan(config=config, channels=info.channels, class_names=class_names, base=base)
 
 

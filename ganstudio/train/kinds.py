@@ -19,10 +19,12 @@ from ganstudio.errors import GanStudioError
 TRAINERS: dict[str, str] = {
     "dcgan": "ganstudio.train.trainers.dcgan:DCGANTrainer",
     "cgan": "ganstudio.train.trainers.dcgan:CGANTrainer",
+    "infogan": "ganstudio.train.trainers.infogan:InfoGANTrainer",
     "pix2pix": "ganstudio.train.trainers.pix2pix:Pix2PixTrainer",
     "cyclegan": "ganstudio.train.trainers.cyclegan:CycleGANTrainer",
     "stargan": "ganstudio.train.trainers.stargan:StarGANTrainer",
     "stargan_v2": "ganstudio.train.trainers.stargan_v2:StarGANv2Trainer",
+    "fast_style": "ganstudio.train.trainers.fast_style:FastStyleTrainer",
 }
 KINDS: tuple[str, ...] = tuple(TRAINERS)
 
@@ -33,13 +35,14 @@ class DataLayout:
 
     Attributes:
         form: "images" (one set: ``{"images"}``), "per_class" (a folder per class: ``{"images", label_key}``),
-            "unpaired" (two sets: ``{"A", "B"}``) or "paired" (aligned pairs: ``{"A", "B"}``).
+            "unpaired" (two sets: ``{"A", "B"}``), "paired" (aligned pairs: ``{"A", "B"}``) or "style" (content
+            photos and one style image: ``{"images", "style"}``).
         label_key: for "per_class", the data key of the labels.
         label_encoding: for "per_class", "index" (int64 per image) or "onehot" (float32 rows).
         unit: what one folder is, in the words of the kind ("class", "attribute", "domain").
     """
 
-    form: Literal["images", "per_class", "unpaired", "paired"]
+    form: Literal["images", "per_class", "unpaired", "paired", "style"]
     label_key: str = ""
     label_encoding: Literal["index", "onehot"] = "index"
     unit: str = ""

@@ -176,6 +176,7 @@ def build_training_set(kind: str, *, files: Sequence[str | os.PathLike], files_b
     dcgan: any images. cgan / stargan / stargan_v2: a folder per class or domain (in a zip or on disk).
     pix2pix: side-by-side pairs in ``files``, or inputs in ``files`` and targets in ``files_b`` matched by name.
     cyclegan: domain A in ``files``, domain B in ``files_b``.
+    fast_style: content photos in ``files``, one style image in ``files_b`` (its longer side resized to ``size``).
     ``class_names``: the base model's classes, so that folder names map to its labels.
 
     Raises:
@@ -197,7 +198,28 @@ def build_training_set(kind: str, *, files: Sequence[str | os.PathLike], files_b
         _require(len(a_images), MIN_IMAGES, "images in domain A", report)
         _require(len(b_images), MIN_IMAGES, "images in domain B", report)
         return {"A": np.stack(a_images), "B": np.stack(b_images)}, report
+    if layout.form == "style":
+        return _style_set(files, files_b, size, report)
     return _paired_set(files, files_b, size, report)
+
+
+def _style_set(files, files_b, size, report):
+    photos, *_ = load_images(files, size, report=report)
+    _require(len(photos), MIN_IMAGES, "content photos", report)
+    styles = []
+    for item in iter_uploads(files_b, report):
+        try:
+            styles.append((item.name, image_io.open_image(item.data)))
+        except ImageError as error:
+            report.skipped.append((item.name, _short_reason(str(error)) if "not an image" not in str(error) else "not images"))
+    if len(styles) != 1:
+        found = ", ".join(name for name, _ in styles) or "none"
+        raise GanStudioError(f"a fast style network learns one style: give exactly one style image (found {found}).")
+    picture = styles[0][1]
+    scale = size / max(picture.size)
+    picture = picture.resize((max(1, round(picture.width * scale)), max(1, round(picture.height * scale))), Image.LANCZOS)
+    report.used += 1
+    return {"images": np.stack(photos), "style": np.asarray(picture, dtype=np.float32)[None] / 255.0}, report
 
 
 def _per_class_set(kind, layout, files, size, channels, class_names, report):

@@ -13,6 +13,7 @@ from collections.abc import Callable
 import gradio as gr
 
 from ganstudio.registry import Registry
+from ganstudio.tasks.background import BackgroundRuns
 from ganstudio.train.jobs import JobManager
 from ganstudio.ui import (
     common,
@@ -53,14 +54,17 @@ CSS = """
 """
 
 
-def build_app(registry: Registry | None = None, *, jobs: JobManager | None = None) -> gr.Blocks:
+def build_app(registry: Registry | None = None, *, jobs: JobManager | None = None,
+              runs: BackgroundRuns | None = None) -> gr.Blocks:
     """The whole app for a registry; nothing is loaded until a request needs a model.
 
     ``jobs`` is the fine-tuning queue (default: one over the registry's user folder); its
     scheduler thread starts with the first job, or now when jobs are queued from a previous run.
+    ``runs`` is the queue of long tasks run in a thread of the app (style optimisation).
     """
     registry = registry or Registry()
     jobs = jobs or JobManager(registry)
+    runs = runs or BackgroundRuns()
     with gr.Blocks(title=TITLE, delete_cache=(3600, 3600)) as app:
         gr.Markdown(HEADER, elem_id="header")
         with gr.Accordion("What is this?", open=False, elem_id="about"):
@@ -77,7 +81,7 @@ def build_app(registry: Registry | None = None, *, jobs: JobManager | None = Non
             with gr.Tab("StarGAN", id="stargan"):
                 edit_parts = edit.build_tab(registry, backends)
             with gr.Tab("Style transfer", id="stylize"):
-                stylize_parts = stylize.build_tab(registry, backends)
+                stylize_parts = stylize.build_tab(registry, backends, runs=runs)
             with gr.Tab("Models", id="models") as models_tab:
                 models_parts = models.build_tab(registry, backends, tab=models_tab)
             with gr.Tab("Fine-tune", id="finetune") as finetune_tab:

@@ -135,11 +135,12 @@ def build_tab(registry: Registry, backends: gr.State, *, jobs: JobManager,
         """Queue a fine-tuning job and return at once; training runs in a worker process (poll /finetune_status).
 
         Args:
-            base_name: a trainable model (see /list_models), or "new <kind>" (dcgan, cgan, pix2pix, cyclegan,
-                stargan, stargan_v2) to train from scratch.
+            base_name: a trainable model (see /list_models), or "new <kind>" (dcgan, cgan, infogan, pix2pix,
+                cyclegan, stargan, stargan_v2, fast_style) to train from scratch.
             files: images or zips; per-class kinds need a zip with a folder per class; pix2pix: side-by-side pairs
-                or the inputs; cyclegan: domain A.
-            files_b: pix2pix: the targets, with the inputs' file names; cyclegan: domain B.
+                or the inputs; cyclegan: domain A; fast_style: content photos.
+            files_b: pix2pix: the targets, with the inputs' file names; cyclegan: domain B; fast_style: the one
+                style image.
             name: the new model's name (empty: from the base).
             overwrite: replace a user model of that name.
         """
@@ -326,6 +327,11 @@ def _upload(kind: str, class_names: tuple[str, ...] = ()) -> tuple[dict, dict, s
         return ({"label": "Domain A: images or a .zip", "visible": True},
                 {"label": "Domain B: images or a .zip", "visible": True},
                 f"Two unpaired sets, A and B ({MIN_IMAGES}+ images each): the model learns to turn one into the other.")
+    if layout.form == "style":
+        return ({"label": "Content photos: images or a .zip", "visible": True},
+                {"label": "One style image", "visible": True},
+                (f"Photos of any kind ({MIN_IMAGES}+, more is better) and the one picture whose style the network "
+                 "learns; the loss reads them through VGG-19 (Johnson et al.)."))
     if layout.form == "paired":
         return ({"label": "Pairs side by side (input left, target right), or the inputs", "visible": True},
                 {"label": "Targets, with the same file names as the inputs (empty for side-by-side pairs)",
@@ -348,6 +354,8 @@ def _check_uploads(kind: str, files: list[str] | None, files_b: list[str] | None
     layout = data_layout(kind)
     if layout.form == "unpaired" and not files_b:
         raise GanStudioError(f"a {kind} model learns from two sets: upload domain B's pictures too.")
+    if layout.form == "style" and not files_b:
+        raise GanStudioError("a fast style network learns one style: upload the style image too.")
     # A browser uploads loose files without their folders, so only a zip can carry the classes.
     if layout.form == "per_class" and not all(Path(path).suffix.lower() == ".zip" for path in files):
         folder = layout.unit

@@ -1,4 +1,8 @@
-"""Style transfer tab: a content image in the style of another image, or in one of a network's built-in styles."""
+"""Style transfer tab: a content image in the style of another image, or in one of a network's built-in styles.
+
+Two methods: a network (instant) or, in the Optimise mode (``ui/optimize_style.py``), Gatys et al.'s
+optimisation of the pixels, which runs in the background and shows its image as it goes.
+"""
 
 from __future__ import annotations
 
@@ -9,13 +13,21 @@ from PIL import Image
 
 from ganstudio.manifest import ModelEntry
 from ganstudio.registry import Registry
+from ganstudio.tasks.background import BackgroundRuns
 from ganstudio.tasks.stylize import needs_style_image, style_count, stylize
-from ganstudio.ui import common
+from ganstudio.ui import common, optimize_style
 from ganstudio.ui.examples import example, preview_image
 
+METHODS = [("Network (instant)", "network"), ("Optimise (Gatys et al., minutes)", "optimise")]
 
-def build_tab(registry: Registry, backends: gr.State) -> dict[str, gr.components.Component]:
-    """Lay out the Style transfer tab and wire its events; returns the parts other tabs link to."""
+
+def build_tab(registry: Registry, backends: gr.State, *, runs: BackgroundRuns | None = None
+              ) -> dict[str, gr.components.Component]:
+    """Lay out the Style transfer tab and wire its events; returns the parts other tabs link to.
+
+    ``runs`` is the app's queue of background runs, where the Optimise mode runs (default: one of its own).
+    """
+    runs = runs or BackgroundRuns()
     names = registry.names("stylize")
     first = common.find_entry(registry, names[0] if names else None, "stylize")
     most_styles = max([_styles(registry, registry.get(name)) for name in names] + [2])
@@ -23,6 +35,8 @@ def build_tab(registry: Registry, backends: gr.State) -> dict[str, gr.components
     # -- layout
     with gr.Row(equal_height=False):
         with gr.Column(scale=5, min_width=420):
+            method = gr.Radio(METHODS, value="network", label="Method", elem_id="stylize-method",
+                              info="A trained network paints at once; optimising repaints the pixels step by step")
             model = common.model_picker(registry, "stylize", elem_id="stylize-model")
             about = gr.Markdown(common.describe_entry(first), elem_classes=["model-about"])
             with gr.Row(equal_height=True):
@@ -40,6 +54,7 @@ def build_tab(registry: Registry, backends: gr.State) -> dict[str, gr.components
             max_side = gr.Slider(128, 1024, value=512, step=64, label="Output size (longest side, px)",
                                  info="Smaller pictures keep their size")
             run = gr.Button("Stylize", variant="primary")
+            optimise = optimize_style.build_controls(registry)
         with gr.Column(scale=6, min_width=360):
             result = gr.Image(height=520, label="Result", format="png", interactive=False, elem_id="stylize-result",
                               buttons=["download", "fullscreen"])
@@ -115,6 +130,16 @@ def build_tab(registry: Registry, backends: gr.State) -> dict[str, gr.components
         path = common.save_png(output, common.output_folder(), f"{model.name}-stylized")
         return path, common.describe_run(model, started, f"{source} · {output.width}×{output.height} px")
 
+    def method_options(chosen: str, model_name: str | None):
+        """The network's controls, or the Optimise mode's (which always takes a style image)."""
+        optimising = chosen == "optimise"
+        entry = common.find_entry(registry, model_name, "stylize")
+        network = gr.update(visible=not optimising)
+        note = optimize_style.vgg_note(registry) if optimising else gr.skip()
+        return (network, network, gr.Group(visible=not optimising and _styles(registry, entry) > 0), network, network,
+                network, network, gr.Image(visible=optimising or _takes_image(registry, entry)),
+                gr.Group(visible=optimising), note)
+
     def pick_style(event: gr.SelectData) -> int:
         """The number of the clicked built-in style."""
         return event.index
@@ -129,6 +154,10 @@ def build_tab(registry: Registry, backends: gr.State) -> dict[str, gr.components
     style_gallery.select(pick_style, None, style_index, api_name="pick_style", api_visibility="undocumented", queue=False)
     run.click(stylize_image, [model, content, style, style_index, alpha, preserve, max_side, backends], [result, info],
               api_name="stylize", concurrency_id=common.MODEL_QUEUE)
+    method.change(method_options, [method, model],
+                  [model, about, builtin, alpha, preserve, max_side, run, style, optimise["group"], optimise["note"]],
+                  api_name="stylize_method", api_visibility="undocumented", queue=False)
+    optimize_style.wire_controls(optimise, registry, runs, content=content, style=style, result=result, info=info)
     return {"model": model}
 
 

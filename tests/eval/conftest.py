@@ -13,6 +13,8 @@ TINY_MODELS = {
     "digits-dcgan": ("dcgan", {"nz": 8, "ngf": 4, "nc": 1, "n_layers": 4}, ("G",), {"tasks": ["generate"]}),
     "digits-cgan": ("cgan", {"nz": 8, "ngf": 4, "nc": 1, "num_classes": 10, "embed_dim": 4, "n_layers": 4}, ("G",),
                     {"tasks": ["generate"], "labels": [str(i) for i in range(10)]}),
+    "digits-infogan": ("infogan", {"nz": 6, "fc_dim": 16, "ngf": 4, "nc": 1, "base": 8}, ("G",),
+                       {"tasks": ["generate"]}),
     "sketch2digit": ("pix2pix_unet", {"num_downs": 5, "ngf": 4}, ("G",),
                      {"tasks": ["translate"], "preprocessing": {"fixed_size": 32}}),
     "digits-cyclegan": ("cyclegan_resnet", {"ngf": 4, "n_blocks": 1}, ("G_A", "G_B"),

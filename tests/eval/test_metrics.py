@@ -186,3 +186,13 @@ def test_slant_agrees_with_the_training_data_definition():
     for digit in digits[:20]:
         assert metrics.slant(digit) == pytest.approx(datasets.slant_of(digit), abs=1e-9)
         assert metrics.slant(datasets.deskew(digit)) == pytest.approx(0.0, abs=0.02)
+
+
+def test_best_matching_pairs_clusters_with_classes_one_to_one():
+    counts = np.array([[0, 9, 1],   # cluster 0 is mostly class 1
+                       [8, 0, 2],   # cluster 1 is class 0
+                       [0, 7, 3]])  # cluster 2 is mostly class 1 too, but 1 is taken: it gets class 2
+    matching = metrics.best_matching(counts)
+    assert matching.pairs == ((0, 1), (1, 0), (2, 2))
+    assert matching.accuracy == pytest.approx((9 + 8 + 3) / 30)
+    assert matching.purity == pytest.approx((9 + 8 + 7) / 30)

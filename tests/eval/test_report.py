@@ -16,6 +16,8 @@ SAMPLES = 20
 EXPECTED_SCORES = {
     "digits-dcgan": {"confidence", "digit_shares", "min_share", "entropy", "fd"},
     "digits-cgan": {"label_accuracy", "worst_digit_accuracy", "within_digit_spread", "fd"},
+    "digits-infogan": {"category_accuracy", "category_purity", "digits_found", "c1_width", "c1_slant", "c2_width",
+                       "c2_slant", "fd"},
     "sketch2digit": {"digit_kept", "l1_to_digit"},
     "digits-stargan": {"red_accuracy", "thick_accuracy", "slanted_accuracy", "all_accuracy", "identity_kept"},
     "digits-stargan-v2": {"latent_domain_accuracy", "latent_identity_kept", "reference_domain_accuracy",

@@ -30,6 +30,7 @@ TINY_CONFIGS = {
     "dcgan": {"nz": 8, "ngf": 4, "n_layers": 4},
     "cgan": {"nz": 8, "ngf": 4, "num_classes": 3, "embed_dim": 4},
     "cdcgan": {"ngf": 4, "num_classes": 3, "n_layers": 4},  # nz stays 100: the weights do not record it
+    "infogan": {"nz": 6, "fc_dim": 16, "ngf": 4, "base": 8},  # the paper's codes (10 + 2): the weights do not record them
     "pix2pix_unet": {"ngf": 4, "num_downs": 5},
     "cyclegan_resnet": {"ngf": 4, "n_blocks": 2},
     "vintagify_resnet": {"ngf": 4, "n_blocks": 2},

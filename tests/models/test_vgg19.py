@@ -104,6 +104,13 @@ def test_a_given_path_wins_over_the_hub_cache(torch_home, adain_file):
     assert feature_network.find_vgg19(str(adain_file.parent)) == adain_file  # a folder holding a known name
 
 
+def test_a_search_folder_is_looked_in_before_the_hub_cache_and_named_when_empty(torch_home, adain_file, tmp_path):
+    empty = tmp_path / "user" / "vgg19"
+    with pytest.raises(ModelNotFoundError, match=f"put either file in {empty}/"):
+        feature_network.find_vgg19(folders=[empty])
+    assert feature_network.find_vgg19(folders=[empty, adain_file.parent]) == adain_file
+
+
 def test_a_given_path_that_does_not_exist_is_named(tmp_path):
     with pytest.raises(ModelNotFoundError, match=r"nope\.pth.*--vgg"):
         feature_network.find_vgg19(tmp_path / "nope.pth")

@@ -87,3 +87,64 @@ def test_interpolation_bounds_are_explained(dcgan):
         interpolate(dcgan, seeds=(1, 2), steps=1)
     with pytest.raises(GanStudioError, match="lerp"):
         interpolate(dcgan, seeds=(1, 2), steps=3, mode="cubic")
+
+
+# -- latent codes (InfoGAN) ----------------------------------------------------------------------
+
+@pytest.fixture
+def infogan_model(registry, tmp_path):
+    import torch
+
+    path = save_tiny_checkpoint("infogan", tmp_path / "netG.pth", nz=6, fc_dim=16, ngf=4, base=8)
+    state = torch.load(path, weights_only=True)
+    state["tconv4.weight"] *= 200  # untrained, every output sits near grey: spread it so that images differ
+    torch.save(state, path)
+    return registry.load(str(path))
+
+
+def test_codes_come_from_the_seed_and_are_returned(infogan_model):
+    result = generate(infogan_model, seed=7, num_images=3)
+    assert [set(codes) for codes in result.codes] == [{"cat", "c1", "c2"}] * 3
+    assert all(0 <= codes["cat"] <= 9 and -1 <= codes["c1"] <= 1 for codes in result.codes)
+    assert generate(infogan_model, seed=8).codes[0] == result.codes[1]
+
+
+def test_a_code_given_keeps_the_seeds_noise_and_the_other_codes(infogan_model):
+    drawn = generate(infogan_model, seed=3).codes[0]
+    same = generate(infogan_model, seed=3, codes={"cat": drawn["cat"]})
+    assert np.array_equal(_pixels(same.images[0]), _pixels(generate(infogan_model, seed=3).images[0]))
+    other = generate(infogan_model, seed=3, codes={"cat": (drawn["cat"] + 1) % 10, "c1": 1.5})
+    assert other.codes[0] == {**drawn, "cat": (drawn["cat"] + 1) % 10, "c1": 1.5}
+    assert not np.array_equal(_pixels(other.images[0]), _pixels(same.images[0]))
+
+
+def test_fixed_codes_apply_to_every_image_and_the_seeds_still_vary_the_noise(infogan_model):
+    result = generate(infogan_model, seed=0, num_images=2, codes={"cat": 4.0, "c1": -0.5, "c2": 0.25})
+    assert result.codes == [{"cat": 4, "c1": -0.5, "c2": 0.25}] * 2
+    assert not np.array_equal(_pixels(result.images[0]), _pixels(result.images[1]))
+
+
+@pytest.mark.parametrize("codes, message", [
+    ({"hue": 1}, "no code 'hue'. Its codes: cat \\(0..9\\), c1 \\(-1..1\\), c2"),
+    ({"cat": 10}, "whole number from 0 to 9"),
+    ({"cat": 2.5}, "whole number from 0 to 9"),
+    ({"c1": 2.5}, "between -2 and 2"),
+    ({"c2": float("nan")}, "must be a number"),
+    ({"c1": "big"}, "must be a number"),
+])
+def test_bad_codes_are_explained(infogan_model, codes, message):
+    with pytest.raises(GanStudioError, match=message):
+        generate(infogan_model, seed=0, codes=codes)
+
+
+def test_codes_for_a_model_without_them_are_refused(dcgan):
+    with pytest.raises(WrongTaskError, match="no latent codes"):
+        generate(dcgan, seed=0, codes={"cat": 1})
+
+
+def test_interpolation_carries_the_codes_and_ends_on_each_seeds_image(infogan_model):
+    frames = interpolate(infogan_model, seeds=(1, 2), steps=4, mode="lerp").frames
+    assert np.array_equal(_pixels(frames[0]), _pixels(generate(infogan_model, seed=1).images[0]))
+    assert np.array_equal(_pixels(frames[-1]), _pixels(generate(infogan_model, seed=2).images[0]))
+    held = interpolate(infogan_model, seeds=(1, 2), steps=3, codes={"cat": 0}).frames
+    assert np.array_equal(_pixels(held[0]), _pixels(generate(infogan_model, seed=1, codes={"cat": 0}).images[0]))

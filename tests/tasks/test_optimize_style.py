@@ -216,3 +216,64 @@ def test_a_file_cut_at_relu4_1_offers_only_its_layers(content, style):
     with pytest.raises(GanStudioError, match=r"no layer 'relu5_1'.*relu4_1"):
         optimize_style(content, style, vgg=network)
     run(content, style, network, steps=1, style_layers=("relu1_1", "relu2_1"), content_layer="relu4_1")
+
+
+# -- as a background run (what the Style transfer tab does) ---------------------------------------
+
+@pytest.fixture
+def vgg_file(tmp_path):
+    from support import save_random_vgg19
+
+    return save_random_vgg19(tmp_path / "vgg19-dcbb9e9d.pth", last_layer="relu3_1")
+
+
+def test_a_queued_optimisation_reports_its_image_and_losses_and_ends_with_the_result(vgg_file, content, style):
+    from ganstudio.tasks.background import BackgroundRuns
+    from ganstudio.tasks.optimize_style import submit_optimization
+
+    runs = BackgroundRuns()
+    options = {"steps": 4, "progress_every": 2, "max_side": SIDE, "seed": 0, "device": "cpu", **SHALLOW}
+    status = submit_optimization(runs, content, style, vgg=vgg_file, **options)
+    finished = runs.wait(status.id, timeout=120)
+    assert finished.state == "done", finished.message
+    assert finished.latest.step == 4 and finished.latest.image.size == (SIDE, SIDE)
+    assert set(finished.latest.losses) == {"content", "style", "tv", "total"}
+    # the network is read once: the next run with the same file reuses it
+    again = runs.wait(submit_optimization(runs, content, style, vgg=vgg_file, **options).id, timeout=120)
+    assert np.array_equal(np.asarray(again.latest.image), np.asarray(finished.latest.image))
+
+
+def test_a_queued_optimisation_that_is_cancelled_keeps_its_last_image(vgg_file, content, style):
+    from ganstudio.tasks.background import BackgroundRuns
+    from ganstudio.tasks.optimize_style import submit_optimization
+
+    runs = BackgroundRuns()
+    status = submit_optimization(runs, content, style, vgg=vgg_file, steps=2000, progress_every=1, max_side=SIDE,
+                                 device="cpu", **SHALLOW)
+    while runs.status(status.id).latest is None:
+        threading.Event().wait(0.02)
+    runs.cancel(status.id)
+    stopped = runs.wait(status.id, timeout=60)
+    assert stopped.state == "cancelled" and stopped.latest.stopped and 1 <= stopped.latest.step < 2000
+    assert stopped.latest.image.size == (SIDE, SIDE)
+
+
+def test_a_queued_run_is_refused_before_it_starts_when_the_file_or_an_option_is_wrong(tmp_path, vgg_file, content,
+                                                                                         style, monkeypatch):
+    from ganstudio.errors import ModelNotFoundError
+    from ganstudio.tasks.background import BackgroundRuns
+    from ganstudio.tasks.optimize_style import submit_optimization
+
+    runs = BackgroundRuns()
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    with pytest.raises(ModelNotFoundError, match="vgg19-dcbb9e9d.pth"):
+        submit_optimization(runs, content, style, search=[tmp_path / "none"])
+    with pytest.raises(GanStudioError, match="steps must be a whole number from 1 to 2000"):
+        submit_optimization(runs, content, style, vgg=vgg_file, steps=0)
+    with pytest.raises(GanStudioError, match="no layer 'relu9_1'"):
+        submit_optimization(runs, content, style, vgg=vgg_file, style_layers=["relu9_1"])
+    with pytest.raises(GanStudioError, match="unknown option"):
+        submit_optimization(runs, content, style, vgg=vgg_file, stepz=3)
+    # a layer past the end of this cut file is found out when the run starts, and said
+    failed = runs.wait(submit_optimization(runs, content, style, vgg=vgg_file, device="cpu", max_side=SIDE).id, 60)
+    assert failed.state == "failed" and "no layer 'relu4_1'" in failed.message

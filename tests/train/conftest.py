@@ -26,6 +26,10 @@ def tiny_case(kind: str) -> tuple[FinetuneConfig, dict]:
         config = FinetuneConfig(arch={"nz": 8, "ngf": 4, "nc": 1, "n_layers": 4, "num_classes": 10, "embed_dim": 4},
                                 disc={"ndf": 4}, loss="hinge", ema_decay=0.9, diff_augment=True, **common)
         data = {"images": _images(rng, 1), "labels": np.arange(COUNT) % 10}
+    elif kind == "infogan":
+        config = FinetuneConfig(arch={"nz": 4, "fc_dim": 8, "ngf": 4, "nc": 1, "base": 8}, disc={"ndf": 4, "fc_dim": 8},
+                                loss="bce", lr_d=1e-4, ema_decay=0.9, **common)
+        data = {"images": _images(rng, 1)}
     elif kind == "pix2pix":
         config = FinetuneConfig(arch={"num_downs": 5, "ngf": 4, "use_dropout": False}, disc={"ndf": 4, "n_layers": 2},
                                 loss="bce", ema_decay=0.9, freeze_d_layers=1, **common)
@@ -42,14 +46,34 @@ def tiny_case(kind: str) -> tuple[FinetuneConfig, dict]:
                                 betas=(0.0, 0.99), weight_decay=1e-4, r1_weight=1.0, ema_decay=0.9,
                                 options={"ds_decay_steps": 100, "lr_mapping": 1e-5, "lambda_cycle": 10.0}, **common)
         data = {"images": _images(rng, 3), "domains": np.arange(COUNT) % 3}
+    elif kind == "fast_style":
+        config = FinetuneConfig(arch={"channels": 4, "n_residual": 1}, lr=1e-3, betas=(0.9, 0.999), options={"lambda_tv": 1.0},
+                                vgg=random_vgg_file(), **common)
+        data = {"images": _images(rng, 3), "style": rng.random((1, 24, 32, 3)).astype(np.float32)}
     else:
         raise ValueError(kind)
     return config, data
 
 
-KINDS = ("dcgan", "cgan", "pix2pix", "cyclegan", "stargan", "stargan_v2")
+KINDS = ("dcgan", "cgan", "infogan", "pix2pix", "cyclegan", "stargan", "stargan_v2", "fast_style")
 
 
 @pytest.fixture(params=KINDS)
 def kind(request) -> str:
     return request.param
+
+
+def random_vgg_file() -> str:
+    """A random-weight VGG-19 in torchvision's layout, cut after relu4_3 (what the perceptual loss reads), made once."""
+    import tempfile
+    from pathlib import Path
+
+    from support import save_random_vgg19
+
+    global _VGG_FILE
+    if _VGG_FILE is None or not Path(_VGG_FILE).is_file():
+        _VGG_FILE = str(save_random_vgg19(Path(tempfile.mkdtemp()) / "vgg19-dcbb9e9d.pth", last_layer="relu4_3"))
+    return _VGG_FILE
+
+
+_VGG_FILE: str | None = None

@@ -11,7 +11,7 @@ from ganstudio.errors import BackendError
 from ganstudio.manifest import ModelEntry
 from ganstudio.models import get_architecture
 from ganstudio.registry import Registry
-from ganstudio.tasks import edit_attributes, edit_domain, generate, translate
+from ganstudio.tasks import edit_attributes, edit_domain, generate, stylize, translate
 from ganstudio.train import loop
 from ganstudio.train.bundle import update_manifest
 from ganstudio.train.config import FinetuneConfigError
@@ -46,8 +46,9 @@ def test_every_kind_trains_and_its_export_runs_through_the_registry_and_tasks(ki
     assert (tmp_path / "run" / "samples" / "step_000002.png").is_file()
     assert (tmp_path / "run" / CHECKPOINT_NAME).is_file() and (tmp_path / "run" / "config.json").is_file()
     # the discriminators are kept for later fine-tunes, out of the generators' folder
-    assert set(result.discriminator_files) == {"dcgan": {"D"}, "cgan": {"D"}, "pix2pix": {"D"}, "cyclegan": {"D_A", "D_B"},
-                                               "stargan": {"D"}, "stargan_v2": {"discriminator"}}[kind]
+    assert set(result.discriminator_files) == {"dcgan": {"D"}, "cgan": {"D"}, "infogan": {"D", "D_head", "Q"},
+                                               "pix2pix": {"D"}, "cyclegan": {"D_A", "D_B"},
+                                               "stargan": {"D"}, "stargan_v2": {"discriminator"}, "fast_style": set()}[kind]
     assert all(path.parent == tmp_path / "weights" / "m" / "discriminators" and path.is_file()
                for path in result.discriminator_files.values())
 
@@ -63,13 +64,16 @@ def test_every_kind_trains_and_its_export_runs_through_the_registry_and_tasks(ki
         assert all(torch.equal(a, b) for a, b in zip(module.module.state_dict().values(),
                                                       twin.module.state_dict().values(), strict=True))
     digit = Image.fromarray((np.random.default_rng(0).random((32, 32, 3)) * 255).astype(np.uint8))
-    if kind in ("dcgan", "cgan"):
-        images = generate(model, seed=1, num_images=2, label="3" if kind == "cgan" else None).images
+    if kind in ("dcgan", "cgan", "infogan"):
+        codes = {"cat": 4, "c2": -1.5} if kind == "infogan" else None
+        images = generate(model, seed=1, num_images=2, label="3" if kind == "cgan" else None, codes=codes).images
         assert [im.size for im in images] == [(32, 32)] * 2
     elif kind == "pix2pix":
         assert translate(model, digit.resize((48, 48))).size == (48, 48)
     elif kind == "cyclegan":
         assert translate(model, digit, direction="AtoB").size == translate(model, digit, direction="BtoA").size == (32, 32)
+    elif kind == "fast_style":
+        assert stylize(model, digit.resize((40, 36))).size == (40, 36)
     elif kind == "stargan":
         assert edit_attributes(model, digit, attributes={"red": 1, "slanted": 1}).size == (32, 32)
     else:
@@ -172,9 +176,10 @@ def test_init_from_starts_from_an_exported_generator(tmp_path):
 
 # Every optional term, so that each code path makes its tensors at least once.
 EVERY_TERM = {"dcgan": {"diff_augment": True, "gp_weight": 1.0}, "cgan": {"gp_weight": 1.0, "r1_weight": 1.0},
+              "infogan": {"diff_augment": True, "freeze_d_layers": 1},
               "pix2pix": {"diff_augment": True, "r1_weight": 1.0}, "cyclegan": {"diff_augment": True, "r1_weight": 1.0,
               "options": {"lambda_identity": 0.5}, "ema_decay": 0.9}, "stargan": {"diff_augment": True, "ema_decay": 0.9},
-              "stargan_v2": {"diff_augment": True, "options": {"alternate_guidance": False}}}
+              "stargan_v2": {"diff_augment": True, "options": {"alternate_guidance": False}}, "fast_style": {"ema_decay": 0.9}}
 
 
 def test_every_tensor_a_step_makes_lives_on_the_training_device(kind, tmp_path, monkeypatch):

@@ -25,6 +25,7 @@ def _root_conftest():
 
 
 save_tiny_checkpoint = _root_conftest().save_tiny_checkpoint
+VGG_LAYERS = "relu2_2"  # the random VGG-19 file of the studio is cut after this layer (shallow: fast, and small)
 
 # Label names, as the built-in digit models will have them (the tiny models have as many classes).
 TINY_LABELS = {
@@ -61,6 +62,14 @@ def make_tiny_models(folder: Path) -> dict[str, Path]:
     return paths
 
 
+def _support():
+    """tests/support.py, loaded by path (the load script runs without pytest's path)."""
+    spec = importlib.util.spec_from_file_location("ganstudio_tests_support", REPO_ROOT / "tests" / "support.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def _spread(path: Path, factor: float) -> Path:
     """Scale a random generator's last layer: untrained, its outputs sit within 1% of grey, which tests cannot tell apart."""
     import torch
@@ -77,6 +86,8 @@ def make_studio_registry(root: Path):
     from ganstudio.registry import Registry
 
     registry = Registry(user_dir=root / "user")
+    # where the Optimise mode of the Style transfer tab looks for VGG-19 (random weights in torchvision's layout)
+    _support().save_random_vgg19(registry.user_dir / "vgg19" / "vgg19-dcbb9e9d.pth", last_layer=VGG_LAYERS)
     for name, path in make_tiny_models(root / "checkpoints").items():
         entry = registry.import_model(path, name=name)
         updates = {}

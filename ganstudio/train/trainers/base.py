@@ -161,6 +161,8 @@ class Trainer:
     Options: ClassVar[type] = NoOptions  # the kind's own options (FinetuneConfig.options), as a small dataclass
     exported_nets: ClassVar[tuple[str, ...]] = ("G",)  # the networks written at the end
     not_inferable: ClassVar[tuple[str, ...]] = ()  # Config fields a checkpoint cannot tell (go in the manifest)
+    feature_network: ClassVar[bool] = False  # trains against VGG-19 (perceptual losses): the plan finds the file
+    recipe: ClassVar[FinetuneConfig | None] = None  # a kind without a built-in model: how a fresh one trains
 
     def __init__(self, config: FinetuneConfig, data: TrainData, *, device: str | torch.device = "cpu"):
         self.config = config
