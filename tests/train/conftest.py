@@ -47,8 +47,8 @@ def tiny_case(kind: str) -> tuple[FinetuneConfig, dict]:
                                 options={"ds_decay_steps": 100, "lr_mapping": 1e-5, "lambda_cycle": 10.0}, **common)
         data = {"images": _images(rng, 3), "domains": np.arange(COUNT) % 3}
     elif kind == "fast_style":
-        config = FinetuneConfig(arch={"channels": 4, "n_residual": 1}, lr=1e-3, betas=(0.9, 0.999), options={"lambda_tv": 1.0},
-                                vgg=random_vgg_file(), **common)
+        config = FinetuneConfig(arch={"channels": 4, "n_residual": 1}, lr=1e-3, betas=(0.9, 0.999),
+                                options={"lambda_tv": 1.0, "vgg": random_vgg_file()}, **common)
         data = {"images": _images(rng, 3), "style": rng.random((1, 24, 32, 3)).astype(np.float32)}
     else:
         raise ValueError(kind)

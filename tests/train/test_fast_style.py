@@ -67,7 +67,7 @@ def test_a_vgg_file_without_the_deep_layers_is_refused_before_training(tmp_path)
     config, data = tiny_case("fast_style")
     short = save_random_vgg19(tmp_path / "vgg19-dcbb9e9d.pth", last_layer="relu2_2")
     with pytest.raises(FinetuneConfigError, match="stops before relu3_3, relu4_3"):
-        train(config.with_updates(vgg=str(short)), data, tmp_path / "run")
+        train(config.with_updates(options={**config.options, "vgg": str(short)}), data, tmp_path / "run")
 
 
 def test_the_perceptual_loss_falls_and_the_network_stylises_like_an_official_file(tmp_path):
@@ -96,7 +96,8 @@ def test_a_killed_job_resumes_from_its_checkpoint_and_ends_as_an_uninterrupted_r
     manager = JobManager(Registry(user_dir=tmp_path / "user"))
     try:
         config, data = tiny_case("fast_style")
-        config = config.with_updates(steps=100, checkpoint_every=20, sample_every=40, vgg=random_vgg_file())
+        config = config.with_updates(steps=100, checkpoint_every=20, sample_every=40,
+                                     options={**config.options, "vgg": random_vgg_file()})
         job = manager.submit(name="my-style", config=config, data=data)
         manager.start()
         reached = _wait_for_step(manager, job.id, 45)
