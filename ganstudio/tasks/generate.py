@@ -1,4 +1,9 @@
-"""Generate images from seeds with any generator whose family describes a latent (``ModelInfo.latent``)."""
+"""Generate images from seeds with any generator whose family describes a latent (``ModelInfo.latent``).
+
+Two pipelines: "latent" (one network: z (and a class) -> image; DCGAN and its kin) and "style"
+(StyleGAN's mapping and synthesis, ``ganstudio.tasks.styles``), which adds truncation psi towards
+the average w, a truncation cutoff, noise modes and StyleGAN3's translate / rotate.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +18,7 @@ from ganstudio import images
 from ganstudio.errors import GanStudioError, WrongTaskError
 from ganstudio.models.spec import LatentSpec
 from ganstudio.registry import LoadedModel
+from ganstudio.tasks import styles
 from ganstudio.tasks.common import finish_image
 
 MAX_IMAGES = 64
@@ -41,7 +47,7 @@ def latent_of(model: LoadedModel) -> LatentSpec:
     Raises:
         WrongTaskError: the model does not generate from a latent.
     """
-    if model.info.latent is None or model.info.pipeline != "latent":
+    if model.info.latent is None or model.info.pipeline not in ("latent", "style"):
         raise WrongTaskError(f"model '{model.name}' ({model.arch}) does not generate images from seeds.")
     return model.info.latent
 
@@ -76,17 +82,30 @@ def check_truncation(truncation: float | None) -> float | None:
 
 
 def generate(model: LoadedModel, *, seed: int | None = None, num_images: int = 1, label: int | str | None = None,
-             truncation: float | None = None) -> GenerationResult:
+             truncation: float | None = None, truncation_psi: float = 1.0, truncation_cutoff: int | None = None,
+             noise_mode: str = "const", translate: tuple[float, float] | None = None,
+             rotate: float | None = None) -> GenerationResult:
     """Sample ``num_images`` images; image ``i`` uses seed ``seed + i``.
+
+    For a StyleGAN model, seed S gives the image the official script gives for seed S (gen_images.py,
+    generate.py) with the same options.
 
     Args:
         seed: the first seed; a random one when None (it is returned).
         label: the class for a conditional model (index or label name); required there, refused elsewhere.
         truncation: redraw latent values beyond this threshold (lower = safer, less varied); None or 0 = off.
+            Models with a mapping network take ``truncation_psi`` instead.
+        truncation_psi: StyleGAN: move w towards the average w (1 = off, 0 = the average image).
+        truncation_cutoff: StyleGAN: truncate only the first this many ws (None: all).
+        noise_mode: StyleGAN: "const" (the stored noise, the official scripts' default), "random" (fresh
+            noise each call, not reproducible) or "none".
+        translate, rotate: StyleGAN3: move the input by (x, y) (fractions of the image) and turn it by
+            degrees, as gen_images.py --translate / --rotate.
 
     Raises:
-        WrongTaskError: the model does not generate, or a label is given to an unconditional model.
-        GanStudioError: a bad count, seed, truncation or label.
+        WrongTaskError: the model does not generate, a label is given to an unconditional model, or an
+            option is given to a model that does not have it.
+        GanStudioError: a bad count, seed, truncation, psi, cutoff, noise mode or label.
     """
     model.require_task("generate")
     latent = latent_of(model)
@@ -94,9 +113,36 @@ def generate(model: LoadedModel, *, seed: int | None = None, num_images: int = 1
         raise GanStudioError(f"number of images must be 1 to {MAX_IMAGES}, not {num_images}.")
     first = random_seed() if seed is None else check_seed(seed)
     seeds = [(first + offset) % 2**32 for offset in range(num_images)]
-    latents = images.latents_from_seeds(seeds, latent.size, truncation=check_truncation(truncation))
     class_index = resolve_label(model, label)
+    if styles.is_style_model(model):
+        if truncation:
+            raise WrongTaskError(f"model '{model.name}' truncates towards its average w: give truncation_psi "
+                                 "(--truncation-psi), not a truncation threshold.")
+        options = styles.check_options(model, truncation_psi=truncation_psi, truncation_cutoff=truncation_cutoff,
+                                       noise_mode=noise_mode, translate=translate, rotate=rotate)
+        pictures = styles.synthesize(model, styles.map_seeds(model, seeds, class_index, options), options)
+        return GenerationResult(images=pictures, seeds=seeds, label=class_index)
+    refuse_style_options(model, truncation_psi=truncation_psi, truncation_cutoff=truncation_cutoff, noise_mode=noise_mode,
+                         translate=translate, rotate=rotate)
+    latents = images.latents_from_seeds(seeds, latent.size, truncation=check_truncation(truncation))
     return GenerationResult(images=render_latents(model, latents, class_index), seeds=seeds, label=class_index)
+
+
+def refuse_style_options(model: LoadedModel, *, truncation_psi: float | None = 1.0, truncation_cutoff: int | None = None,
+                         noise_mode: str | None = "const", translate: tuple[float, float] | None = None,
+                         rotate: float | None = None) -> None:
+    """Refuse StyleGAN options given to a model without a mapping network, rather than ignore them.
+
+    Raises:
+        WrongTaskError: one of them is set to something other than its default.
+    """
+    given = [name for name, value, default in (
+        ("truncation psi", truncation_psi, 1.0), ("truncation cutoff", truncation_cutoff, None),
+        ("noise mode", noise_mode, "const"), ("translate", tuple(translate or (0.0, 0.0)), (0.0, 0.0)),
+        ("rotate", rotate or 0.0, 0.0)) if value is not None and value != default]
+    if given:
+        raise WrongTaskError(f"model '{model.name}' ({model.arch}) has no mapping network, so {', '.join(given)} "
+                             "do not apply; they are StyleGAN options. Its truncation option is a threshold.")
 
 
 def resolve_label(model: LoadedModel, label: int | str | None) -> int | None:
