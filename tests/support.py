@@ -122,20 +122,21 @@ def persistent_record(module, names, init_kwargs: dict | None = None, module_src
     return Persistent(names.reconstruct, meta)
 
 
-def write_network_pickle(path: Path, generator, init_kwargs: dict) -> Path:
+def write_network_pickle(path: Path, generator, init_kwargs: dict, module_src: str = "# networks.py") -> Path:
     """A snapshot ``{G, G_ema, training_set_kwargs}`` of one of our StyleGAN2-ADA / StyleGAN3 generators (their classes
     keep the official names), pickled as NVlabs' ``training_loop.py`` pickles it."""
     import pickle
 
     path.parent.mkdir(parents=True, exist_ok=True)
     with official_names() as names:
-        record = persistent_record(generator, names, init_kwargs)
+        record = persistent_record(generator, names, init_kwargs, module_src)
         snapshot = {"G": record, "G_ema": record, "training_set_kwargs": names.EasyDict(resolution=init_kwargs.get("img_resolution"))}
         path.write_bytes(pickle.dumps(snapshot, protocol=4))
     return path
 
 
-def tiny_stylegan_pickle(path: Path, arch: str = "stylegan2_ada", *, seed: int = 0, **overrides) -> Path:
+def tiny_stylegan_pickle(path: Path, arch: str = "stylegan2_ada", *, seed: int = 0, module_src: str = "# networks.py",
+                         **overrides) -> Path:
     """A random-weight StyleGAN2-ADA (or StyleGAN3) generator at a tiny config, as an NVlabs snapshot pickle.
 
     The constants the official init sets (noise strengths, biases, w_avg) get random values, so that forgetting
@@ -162,4 +163,4 @@ def tiny_stylegan_pickle(path: Path, arch: str = "stylegan2_ada", *, seed: int =
                 tensor.normal_(0, 0.2)
             if name.endswith("magnitude_ema"):
                 tensor.fill_(0.7)
-    return write_network_pickle(path, generator, module.init_kwargs(config))
+    return write_network_pickle(path, generator, module.init_kwargs(config), module_src)
