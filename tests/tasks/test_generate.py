@@ -181,3 +181,19 @@ def test_a_train_py_walk_moves_between_the_two_seeds_means(rosinality):
     result = interpolate(rosinality, seeds=(1, 2), steps=3, mode="lerp", truncation_psi=0.5)
     for frame, seed in ((result.frames[0], 1), (result.frames[-1], 2)):
         assert np.abs(_pixels(frame) - _pixels(generate(rosinality, seed=seed, truncation_psi=0.5).images[0])).max() <= 1
+
+
+def test_an_onnx_export_gives_the_same_images_with_every_option(style_registry, sg2, sg3):
+    from ganstudio.serving import load_model
+
+    cases = ((sg2, {"truncation_psi": 0.6, "truncation_cutoff": 4, "noise_mode": "none"}),
+             (sg3, {"truncation_psi": 0.8, "translate": (0.1, -0.2), "rotate": 20.0}))
+    for torch_model, options in cases:
+        onnx_model = load_model(style_registry, torch_model.entry, backend="onnx")
+        assert onnx_model.backend == "onnx" and onnx_model.info.options == torch_model.info.options
+        for first, second in zip(generate(onnx_model, seed=5, num_images=2, **options).images,
+                                 generate(torch_model, seed=5, num_images=2, **options).images, strict=True):
+            assert np.abs(_pixels(first) - _pixels(second)).max() <= 1
+    onnx_sg2 = load_model(style_registry, sg2.entry, backend="onnx")
+    fresh = [_pixels(generate(onnx_sg2, seed=5, noise_mode="random").images[0]) for _ in range(2)]
+    assert not np.array_equal(*fresh)  # the exported graph draws its own noise
