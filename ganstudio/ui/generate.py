@@ -44,19 +44,21 @@ def build_tab(registry: Registry, backends: gr.State) -> dict[str, gr.components
             num_images = gr.Slider(1, MAX_IMAGES, value=8, step=1, label="Number of images")
             label = gr.Dropdown(**label_options(registry, model.value, None), label="Class label", allow_custom_value=True,
                                 info="What a class-conditional model draws")
-            truncation = gr.Slider(0.0, 3.0, value=0.0, step=0.1, label="Truncation",
+            truncation = gr.Slider(0.0, 3.0, value=0.0, step=0.1, label="Truncation", elem_id="generate-truncation",
                                    info="0 = off; lower = more typical, less varied images", **_shown(start, "threshold"))
             psi = gr.Slider(*PSI_RANGE, value=1.0, step=0.05, label="Truncation psi", elem_id="generate-psi",
                             info="1 = off; towards 0 = closer to the average image", **_shown(start, "psi"))
             cutoff = gr.Slider(0, _num_ws(start), value=0, step=1, label="Truncation cutoff",
                                info="Truncate only the first K ws (0 = all of them)", **_shown(start, "psi"))
-            noise = gr.Radio(_noise_choices(start), value="const", label="Noise", **_shown(start, "noise"))
+            noise = gr.Radio(_noise_choices(start), value="const", label="Noise", elem_id="generate-noise",
+                             **_shown(start, "noise"))
             with gr.Row():
                 translate_x = gr.Slider(-TRANSLATE_RANGE, TRANSLATE_RANGE, value=0.0, step=0.01, label="Translate X",
                                         **_shown(start, "transform"))
                 translate_y = gr.Slider(-TRANSLATE_RANGE, TRANSLATE_RANGE, value=0.0, step=0.01, label="Translate Y",
                                         **_shown(start, "transform"))
-            rotate = gr.Slider(-180, 180, value=0, step=1, label="Rotate (degrees)", **_shown(start, "transform"))
+            rotate = gr.Slider(-180, 180, value=0, step=1, label="Rotate (degrees)", elem_id="generate-rotate",
+                               **_shown(start, "transform"))
             run = gr.Button("Generate", variant="primary")
         with gr.Column(scale=2, min_width=360):
             gallery = gr.Gallery(label="Images (seed under each)", columns=4, format="png", object_fit="contain",
@@ -83,6 +85,7 @@ def build_tab(registry: Registry, backends: gr.State) -> dict[str, gr.components
                 run_mix = gr.Button("Mix styles")
                 mix_grid = gr.Image(label="Grid: column seeds on top, row seeds on the left", interactive=False,
                                     elem_classes=["pixelated"], elem_id="generate-mix")
+                mix_download = common.download_button()
                 mix_info = common.run_info()
             with gr.Accordion("Principal directions: move the seed's image along the main axes of W (GANSpace)",
                               open=False, **_shown(start, "style")) as directions:
@@ -153,7 +156,8 @@ def build_tab(registry: Registry, backends: gr.State) -> dict[str, gr.components
                    psi: float = 1.0, cutoff: float = 0, noise: str = "const", translate_x: float = 0.0,
                    translate_y: float = 0.0, rotate: float = 0.0, progress=gr.Progress()):
         """StyleGAN style mixing (style_mixing.py): each row seed's image with the ws at the given indices taken
-        from each column seed's. Returns the grid (PNG) and a line about the run.
+        from each column seed's. Returns the grid as shown (small images enlarged), the grid at its own size,
+        and a line about the run.
 
         Args:
             model_name: a StyleGAN model of the Generate tab.
@@ -167,9 +171,10 @@ def build_tab(registry: Registry, backends: gr.State) -> dict[str, gr.components
         result = style_mix(model, row_seeds=parse_number_list(row_seeds), col_seeds=parse_number_list(col_seeds),
                            col_styles=parse_number_list(col_styles), label=label if model.info.label_kind else None,
                            **style_values(model.info, psi, cutoff, noise, translate_x, translate_y, rotate))
-        grid = common.save_png(result.grid, common.output_folder(), f"{model.name}-style-mix")
+        folder = common.output_folder()
+        grid = common.save_png(result.grid, folder, f"{model.name}-style-mix")
         detail = f"{len(result.row_seeds)}×{len(result.col_seeds)} mixes, ws {col_styles} from the columns"
-        return grid, common.describe_run(model, started, detail)
+        return common.shown_png(result.grid, folder, "style-mix"), grid, common.describe_run(model, started, detail)
 
     @common.user_errors
     def move_along_directions(model_name: str, seed: float | None, label: str | None, first_layer: float,
@@ -213,7 +218,7 @@ def build_tab(registry: Registry, backends: gr.State) -> dict[str, gr.components
     gr.on([run.click, seed.submit], generate_images, [model, seed, num_images, label, truncation, backends, *style_inputs],
           [gallery, originals, info, seeds], api_name="generate", concurrency_id=common.MODEL_QUEUE)
     run_mix.click(mix_styles, [model, row_seeds, col_seeds, col_styles, label, backends, *style_inputs],
-                  [mix_grid, mix_info], api_name="style_mix", concurrency_id=common.MODEL_QUEUE)
+                  [mix_grid, mix_download, mix_info], api_name="style_mix", concurrency_id=common.MODEL_QUEUE)
     gr.on([slider.release for slider in (*amounts, first_layer, last_layer)], move_along_directions,
           [model, seed, label, first_layer, last_layer, backends, psi, noise, translate_x, translate_y, rotate, *amounts],
           [moved, directions_info], api_name="move_along_directions", concurrency_id=common.MODEL_QUEUE)

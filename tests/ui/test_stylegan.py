@@ -42,8 +42,9 @@ def test_translate_and_rotate_move_stylegan3_and_other_models_ignore_the_hidden_
 
 
 def test_style_mixing_returns_the_grid(client):
-    grid, info = client.predict("tiny-stylegan2", "1,2", "5-7", "0-3", None, *STYLE.values(), api_name="/style_mix")
+    shown, grid, info = client.predict("tiny-stylegan2", "1,2", "5-7", "0-3", None, *STYLE.values(), api_name="/style_mix")
     assert open_result(grid).size == (32 * 4, 32 * 3)
+    assert open_result(shown).size == (32 * 4 * 3, 32 * 3 * 3)  # enlarged whole times, pixels kept crisp
     assert "2×3 mixes" in info
     message = app_error(client, model_name="tiny-stylegan2", row_seeds="1", col_seeds="2", col_styles="0-99", label=None,
                         api_name="/style_mix")
