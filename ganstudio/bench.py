@@ -58,6 +58,13 @@ CASES = (
     Case("AdaIN (VGG-19 to relu4_1 + decoder)", "adain", {}, network="style_transfer", sizes=(256, 512, 1024), quick_sizes=(256,)),
     Case("DCGAN 64x64 (ngf 64)", "dcgan", {}, batches=(1, 8), generator=True),
     Case("Digits CGAN 32x32", "cgan", {}, batches=(1, 8), generator=True),
+    # the released 256 px capacity: ADA's paper256 config and StyleGAN3's FFHQ-U 256 (channel_base 16384)
+    Case("StyleGAN2-ADA 256 px synthesis (paper256)", "stylegan2_ada", {"img_resolution": 256, "channel_base": 16384},
+         network="synthesis", generator=True),
+    Case("StyleGAN2-ADA 256 px mapping (8 layers)", "stylegan2_ada", {"img_resolution": 256, "channel_base": 16384},
+         network="mapping", generator=True),
+    Case("StyleGAN3-T 256 px synthesis (FFHQ-U 256)", "stylegan3", {"img_resolution": 256, "channel_base": 16384},
+         network="synthesis", generator=True),
 )
 
 BACKENDS = ("eager", "tuned", "onnx")

@@ -13,6 +13,10 @@ finds the network a known architecture recognises in such a container
 (``find_networks`` lists them all); when there are several it says which and how to
 pick one (``extract_network``).
 
+NVlabs' network pickles (StyleGAN2-ADA, StyleGAN3: ``network-snapshot-*.pkl``, ``ffhq.pkl``) are
+plain pickles, not ``torch.save`` files; they go through ``ganstudio.nvlabs_pickle``, which reads
+the networks' tensors and constructor arguments without running anything stored in the file.
+
 Writing is safetensors only, with the architecture and its config in the metadata so
 a file describes itself.
 """
@@ -47,6 +51,8 @@ PYTORCH_SUFFIXES = (".pth", ".pt", ".ckpt", ".bin", ".tar", ".model")
 SAFETENSORS_SUFFIX = ".safetensors"
 CHECKPOINT_SUFFIXES = (*PYTORCH_SUFFIXES, SAFETENSORS_SUFFIX)
 
+NETWORK_NAMES = ("G_ema", "G", "D")  # what a network pickle's snapshot holds, read by read_checkpoint
+
 # Containers that training scripts commonly wrap a state dict in, unwrapped on reading whatever is inside.
 _WRAPPER_KEYS = ("state_dict", "model_state_dict", "params_ema", "params")
 
@@ -56,7 +62,18 @@ MAX_CHECKPOINT_BYTES = int(os.environ.get("GANSTUDIO_MAX_CHECKPOINT_BYTES", str(
 
 _LFS_POINTER = b"version https://git-lfs.github.com/spec/"
 _ZIP_MAGIC = b"PK\x03\x04"  # torch.save's format since PyTorch 1.6 (torch.serialization._is_zipfile)
+# The legacy torch.save format opens with its magic number pickled as a 10-byte long (LONG1): a plain pickle doesn't.
+_LEGACY_TORCH_MAGIC = b"\x8a\x0al\xfc\x9cF\xf9 j\xa8P\x19"
 _SNIFF_BYTES = 512
+
+
+@dataclass(frozen=True)
+class NetworkWeights:
+    """One network read from a file: its flat state dict and, from a network pickle, the keyword arguments
+    its constructor was called with (``None`` for a state dict: the shapes are all there is)."""
+
+    state_dict: dict[str, torch.Tensor]
+    init_kwargs: dict | None = None
 
 
 def read_checkpoint(path: str | os.PathLike) -> dict[str, object]:
@@ -68,6 +85,16 @@ def read_checkpoint(path: str | os.PathLike) -> dict[str, object]:
         UnsafeCheckpointError: the file is a pickle that would execute code.
     """
     path = Path(path)
+    head = _sniff(path)
+    if path.suffix == SAFETENSORS_SUFFIX:
+        return _read_safetensors(path)
+    if is_network_pickle(path, head):
+        return {name: record.state_dict for name, record in _read_pickle(path, NETWORK_NAMES).networks.items()}
+    return _read_torch(path)
+
+
+def _sniff(path: Path) -> bytes:
+    """The first bytes of a checkpoint, after refusing what is no checkpoint or would unpack too large."""
     if not path.is_file():
         raise CheckpointError(f"checkpoint '{path}' does not exist or is not a file.")
     if path.stat().st_size == 0:
@@ -76,9 +103,50 @@ def read_checkpoint(path: str | os.PathLike) -> dict[str, object]:
         head = handle.read(_SNIFF_BYTES)
     refuse_non_checkpoint(path, head)
     check_unpacked_size(path, zipped=head.startswith(_ZIP_MAGIC))
-    if path.suffix == SAFETENSORS_SUFFIX:
-        return _read_safetensors(path)
-    return _read_torch(path)
+    return head
+
+
+def is_network_pickle(path: str | os.PathLike, head: bytes) -> bool:
+    """Whether a file is a plain pickle (NVlabs' network snapshots) rather than a ``torch.save`` or safetensors file.
+
+    A ``.pkl`` name says so; otherwise a pickle stream (protocol 2 or later) that does not open with
+    the legacy ``torch.save`` magic number. Either way the file is read by the restricted NVlabs
+    reader, which refuses anything but network records and tensors.
+    """
+    if head.startswith(_ZIP_MAGIC) or Path(path).suffix == SAFETENSORS_SUFFIX:
+        return False
+    if Path(path).suffix == ".pkl":
+        return True
+    return head[:1] == b"\x80" and _LEGACY_TORCH_MAGIC not in head[:32]
+
+
+def _read_pickle(path: Path, networks: tuple[str, ...]):
+    from ganstudio.nvlabs_pickle import read_network_pickle
+
+    return read_network_pickle(path, networks=networks)
+
+
+def read_network(path: str | os.PathLike, *, key: str | None = None) -> NetworkWeights:
+    """A checkpoint file's network, and its constructor's arguments when the file stores them.
+
+    A network pickle gives its ``G_ema`` (the network NVlabs' scripts sample from) or the network
+    named by ``key`` ("G", "D"), with ``init_kwargs``; any other file gives what
+    ``read_network_state_dict`` gives.
+
+    Raises:
+        CheckpointError: as ``read_network_state_dict``; a pickle without the network ``key`` names.
+        UnsafeCheckpointError: the file would run code or build arbitrary objects when unpickled.
+    """
+    path = Path(path)
+    head = _sniff(path)
+    if path.suffix != SAFETENSORS_SUFFIX and is_network_pickle(path, head):
+        name = key or "G_ema"
+        snapshot = _read_pickle(path, (name,))
+        if name not in snapshot.networks:
+            raise CheckpointError(f"'{path}' has no network '{name}'. Its keys: {', '.join(snapshot.keys)}.")
+        record = snapshot.networks[name]
+        return NetworkWeights(record.state_dict, record.init_kwargs)
+    return NetworkWeights(read_network_state_dict(path, key=key))
 
 
 def refuse_non_checkpoint(path: str | os.PathLike, head: bytes) -> None:

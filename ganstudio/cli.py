@@ -47,10 +47,34 @@ def build_parser() -> argparse.ArgumentParser:
     generate.add_argument("--seed", type=int, help="first seed (image i uses seed+i); random when omitted")
     generate.add_argument("--count", type=int, default=1, help="number of images")
     generate.add_argument("--label", help="class for a conditional model (index or name)")
+    generate.add_argument("--class", dest="class_index", type=int, metavar="C",
+                          help="class index for a conditional model (as the NVlabs scripts' --class)")
     generate.add_argument("--truncation", type=float, help="truncation threshold for latents (e.g. 1.5); off by default")
     generate.add_argument("--codes", help="latent codes of an InfoGAN model, NAME=VALUE,... (e.g. cat=3,c1=0.5); "
                           "codes not given are drawn from each seed")
+    add_style_options(generate)
+    generate.add_argument("--translate", type=parse_pair, metavar="X,Y",
+                          help="StyleGAN3: move the image by X,Y (fractions of its size), as gen_images.py")
+    generate.add_argument("--rotate", type=float, metavar="DEG", help="StyleGAN3: turn the image by DEG degrees")
     generate.add_argument("--output", required=True, help="a file for one image, or a folder (one PNG per seed)")
+
+    style_mix = add_command("style-mix", "StyleGAN style mixing: the row seeds' images with some ws taken from the "
+                            "column seeds' (NVlabs style_mixing.py; rosinality's inject_index)")
+    style_mix.add_argument("--row-seeds", "--row-seed", type=parse_numbers, metavar="LIST",
+                           help="seeds of the rows, e.g. 85,100,75 or 1-4")
+    style_mix.add_argument("--col-seeds", "--col-seed", type=parse_numbers, metavar="LIST", help="seeds of the columns")
+    style_mix.add_argument("--col-styles", type=parse_numbers, metavar="LIST",
+                           help="the ws taken from the column seed, e.g. 0-6 (style_mixing.py's --styles)")
+    style_mix.add_argument("--seed", type=int, help="rosinality style: the first latent's seed (a single row)")
+    style_mix.add_argument("--mix-seed", type=int, help="rosinality style: the second latent's seed (a single column)")
+    style_mix.add_argument("--inject-index", type=int, metavar="K",
+                           help="rosinality style: the first K ws from --seed, the rest from --mix-seed")
+    style_mix.add_argument("--label", help="class for a conditional model (index or name)")
+    style_mix.add_argument("--class", dest="class_index", type=int, metavar="C", help="class index for a conditional model")
+    add_style_options(style_mix)
+    style_mix.add_argument("--output", required=True,
+                           help="a PNG (the mixed image for one row and column, else the grid), or a folder "
+                                "(ROW-COL.png for each pair and grid.png)")
 
     interpolate = add_command("interpolate", "walk the latent space between two seeds")
     interpolate.add_argument("--seeds", type=int, nargs=2, required=True, metavar=("A", "B"))
@@ -58,6 +82,9 @@ def build_parser() -> argparse.ArgumentParser:
     interpolate.add_argument("--mode", choices=["lerp", "slerp"], default="slerp")
     interpolate.add_argument("--label", help="class for a conditional model")
     interpolate.add_argument("--codes", help="InfoGAN latent codes held all along, NAME=VALUE,...")
+    interpolate.add_argument("--space", choices=["z", "w"], default="z",
+                             help="StyleGAN: walk between the latents z (default) or the mapped ws")
+    add_style_options(interpolate, cutoff=False)
     interpolate.add_argument("--output", required=True, help="an animated .gif, or a folder of frames")
 
     translate = add_command("translate", "translate an image with a pix2pix or CycleGAN model")
@@ -169,6 +196,37 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def add_style_options(command: argparse.ArgumentParser, *, cutoff: bool = True) -> None:
+    """The StyleGAN options, named as the NVlabs scripts name them."""
+    command.add_argument("--truncation-psi", type=float, default=1.0, metavar="P",
+                         help="StyleGAN: move w towards the average w (1 = off, 0 = the average image)")
+    if cutoff:
+        command.add_argument("--truncation-cutoff", type=int, metavar="K", help="StyleGAN: truncate only the first K ws")
+    command.add_argument("--noise-mode", choices=["const", "random", "none"], default="const",
+                         help="StyleGAN2: the stored noise (default), fresh noise, or none")
+
+
+def parse_pair(text: str) -> tuple[float, float]:
+    """``"0.25,-0.1"`` -> ``(0.25, -0.1)`` (gen_images.py's ``--translate``)."""
+    parts = text.split(",")
+    try:
+        if len(parts) == 2:
+            return float(parts[0]), float(parts[1])
+    except ValueError:
+        pass
+    raise argparse.ArgumentTypeError(f"write two numbers separated by a comma, e.g. 0.25,-0.1 (not {text!r})")
+
+
+def parse_numbers(text: str) -> list[int]:
+    """``"1,3-5"`` -> ``[1, 3, 4, 5]`` (the NVlabs scripts' ``num_range``)."""
+    from ganstudio.tasks.style_mix import parse_number_list
+
+    try:
+        return parse_number_list(text)
+    except GanStudioError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
     args = build_parser().parse_args(argv)
@@ -237,12 +295,11 @@ def run_generate(args: argparse.Namespace) -> dict:
 
     codes = parse_codes(args.codes) if args.codes else None
     model = _load(args)
-    result = generate(model, seed=args.seed, num_images=args.count, label=args.label, truncation=args.truncation,
-                      codes=codes)
+    result = generate(model, seed=args.seed, num_images=args.count, label=_label(args), truncation=args.truncation,
+                      codes=codes, **_style_options(args))
     paths = _save_images(result.images, result.seeds, args.output, model.name)
     return {**_model_info(model), "outputs": paths, "seeds": result.seeds, "label": result.label, "codes": result.codes,
             "message": f"wrote {len(paths)} image(s) (seeds {result.seeds[0]}..{result.seeds[-1]}) to {args.output}"}
-
 
 def parse_codes(text: str) -> dict[str, float]:
     """``"cat=3,c1=0.5"`` -> ``{"cat": 3.0, "c1": 0.5}``.
@@ -262,12 +319,71 @@ def parse_codes(text: str) -> dict[str, float]:
     return codes
 
 
+def _label(args: argparse.Namespace) -> str | int | None:
+    """``--label`` or ``--class`` (not both)."""
+    if args.class_index is not None and args.label is not None:
+        raise GanStudioError("give either --label or --class, not both.")
+    return args.class_index if args.class_index is not None else args.label
+
+
+def _style_options(args: argparse.Namespace) -> dict:
+    """The StyleGAN options that were given, as task keywords; a model without them refuses any that is set."""
+    options = {"truncation_psi": args.truncation_psi, "noise_mode": args.noise_mode}
+    for name in ("truncation_cutoff", "translate", "rotate"):
+        if getattr(args, name, None) is not None:
+            options[name] = getattr(args, name)
+    return options
+
+
+def run_style_mix(args: argparse.Namespace) -> dict:
+    from ganstudio.tasks.style_mix import style_mix
+
+    rows, cols = args.row_seeds, args.col_seeds
+    if args.seed is not None or args.mix_seed is not None:
+        if rows or cols:
+            raise GanStudioError("give --row-seeds/--col-seeds (NVlabs) or --seed/--mix-seed (rosinality), not both.")
+        if args.seed is None or args.mix_seed is None:
+            raise GanStudioError("--seed and --mix-seed go together: the first and the second latent's seed.")
+        rows, cols = [args.seed], [args.mix_seed]
+    if not rows or not cols:
+        raise GanStudioError("style-mix needs --row-seeds and --col-seeds (or --seed and --mix-seed).")
+    model = _load(args)
+    if (args.col_styles is None) == (args.inject_index is None):
+        raise GanStudioError("give either --col-styles (the ws taken from the column seed) or --inject-index K "
+                             "(the ws from K on taken from --mix-seed).")
+    if args.inject_index is not None:
+        num_ws = model.info.options.get("num_ws", 0)
+        if not 1 <= args.inject_index < max(num_ws, 1):
+            raise GanStudioError(f"--inject-index must be 1 to {num_ws - 1} (this model takes {num_ws} ws).")
+        col_styles = list(range(args.inject_index, num_ws))
+    else:
+        col_styles = args.col_styles
+    options = _style_options(args)
+    result = style_mix(model, row_seeds=rows, col_seeds=cols, col_styles=col_styles, label=_label(args), **options)
+    target = Path(args.output)
+    if target.suffix:
+        picture = result.images[0][0] if len(rows) == len(cols) == 1 else result.grid
+        paths = [_save_one(picture, args.output)]
+    else:
+        target.mkdir(parents=True, exist_ok=True)
+        paths = []
+        for row, row_images in zip(rows, result.images):
+            for col, picture in zip(cols, row_images):
+                picture.save(target / f"{row}-{col}.png", **PNG_OPTIONS)
+                paths.append(str(target / f"{row}-{col}.png"))
+        result.grid.save(target / "grid.png", **PNG_OPTIONS)
+        paths.append(str(target / "grid.png"))
+    return {**_model_info(model), "outputs": paths, "row_seeds": rows, "col_seeds": cols, "col_styles": col_styles,
+            "message": f"wrote {len(paths)} image(s) to {args.output}"}
+
+
 def run_interpolate(args: argparse.Namespace) -> dict:
     from ganstudio.tasks.interpolate import interpolate
 
     codes = parse_codes(args.codes) if args.codes else None
     model = _load(args)
-    result = interpolate(model, seeds=tuple(args.seeds), steps=args.steps, mode=args.mode, label=args.label, codes=codes)
+    result = interpolate(model, seeds=tuple(args.seeds), steps=args.steps, mode=args.mode, label=args.label, codes=codes,
+                         space=args.space, **_style_options(args))
     target = Path(args.output)
     if target.suffix.lower() == ".gif":
         paths = [str(images.save_animation(result.frames, target))]
@@ -505,6 +621,7 @@ def run_jobs(args: argparse.Namespace) -> dict:
 
 COMMANDS = {
     "generate": run_generate,
+    "style-mix": run_style_mix,
     "interpolate": run_interpolate,
     "translate": run_translate,
     "edit": run_edit,

@@ -435,13 +435,24 @@ def _architecture(arch: str) -> ModuleType:
         raise CheckpointError(str(exc.args[0])) from None
 
 
-def read_state_dict(files: dict[str, str]) -> dict:
-    """Read and flatten one or several checkpoint files; several are merged with their role as prefix."""
-    from ganstudio.checkpoints import flatten_state_dict, read_network_state_dict
+def read_weights(files: dict[str, str]):
+    """Read one or several checkpoint files as ``checkpoints.NetworkWeights``: one file's network (with the
+    constructor arguments a network pickle stores), or several merged with their role as prefix."""
+    from ganstudio.checkpoints import (
+        NetworkWeights,
+        flatten_state_dict,
+        read_network,
+        read_network_state_dict,
+    )
 
     if len(files) == 1:
-        return read_network_state_dict(next(iter(files.values())))
-    return flatten_state_dict({role: read_network_state_dict(path) for role, path in files.items()})
+        return read_network(next(iter(files.values())))
+    return NetworkWeights(flatten_state_dict({role: read_network_state_dict(path) for role, path in files.items()}))
+
+
+def read_state_dict(files: dict[str, str]) -> dict:
+    """Read and flatten one or several checkpoint files; several are merged with their role as prefix."""
+    return read_weights(files).state_dict
 
 
 def _detect_arch(files: dict[str, str], layout_arch: str = "") -> str:
@@ -502,15 +513,22 @@ def build_networks(arch: ModuleType, config, *, role: str = "G", init: bool = Fa
     return arch.inference_networks(build_module(arch, config, init=init), role)
 
 
-def load_network(arch: ModuleType, state_dict: dict, *, overrides: dict | None = None):
+def load_network(arch: ModuleType, state_dict: dict, *, overrides: dict | None = None, init_kwargs: dict | None = None):
     """A family's network from a state dict: normalize_keys -> infer_config (+ manifest overrides) ->
     ``build_module``. Returns the module (eval mode) and its config.
 
+    ``init_kwargs`` (a network pickle's constructor arguments) go to the families whose spec says
+    their ``infer_config`` takes them; they are checked against the shapes there.
+
     Raises:
-        CheckpointError: the state dict does not fit the architecture.
+        CheckpointError: the state dict does not fit the architecture, or the init kwargs contradict it.
     """
     state_dict = arch.normalize_keys(state_dict)
-    config = _apply_overrides(arch.infer_config(state_dict), overrides or {})
+    if init_kwargs is not None and arch.SPEC.takes_init_kwargs:
+        inferred = arch.infer_config(state_dict, init_kwargs=init_kwargs)
+    else:
+        inferred = arch.infer_config(state_dict)
+    config = _apply_overrides(inferred, overrides or {})
     return build_module(arch, config, state_dict=state_dict), config
 
 
@@ -529,7 +547,8 @@ def load_torch_model(entry: ModelEntry, *, device: Device = "auto") -> LoadedMod
     networks: dict[str, Network] = {}
     config = None
     for group in groups:
-        module, config = load_network(arch, read_state_dict(group), overrides=entry.config)
+        weights = read_weights(group)
+        module, config = load_network(arch, weights.state_dict, overrides=entry.config, init_kwargs=weights.init_kwargs)
         named = arch.inference_networks(module, next(iter(group)))
         networks.update({net: TorchNetwork(net_module, place) for net, net_module in named.items()})
     config_dict = dataclasses.asdict(config)

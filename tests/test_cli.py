@@ -9,7 +9,7 @@ import sys
 import numpy as np
 import pytest
 from PIL import Image
-from support import REPO_ROOT, save_tiny_checkpoint
+from support import REPO_ROOT, save_tiny_checkpoint, tiny_stylegan_pickle
 
 from ganstudio.cli import main, parse_attributes
 from ganstudio.errors import GanStudioError
@@ -233,3 +233,80 @@ def test_stylize_by_optimisation_without_vgg_says_where_to_put_it(capsys, tmp_pa
     assert str(tmp_path / "home" / "vgg19") in result["error"]
     code, result = _run_json(capsys, ["stylize", "--content", str(tmp_path / "cat.png"), "--output", str(tmp_path / "o.png")])
     assert code == 2 and "--model" in result["error"] and "--method gatys" in result["error"]
+
+
+# -- StyleGAN ------------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def tiny_pickles(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("pickles")
+    return {"sg2": tiny_stylegan_pickle(folder / "sg2" / "network-snapshot-000000.pkl", c_dim=2),
+            "sg3": tiny_stylegan_pickle(folder / "sg3" / "network-snapshot-000000.pkl", "stylegan3")}
+
+
+def test_generate_takes_the_nvlabs_scripts_options(capsys, tiny_pickles, tmp_path):
+    code, result = _run_json(capsys, ["generate", "--model", str(tiny_pickles["sg2"]), "--seed", "4", "--class", "1",
+                                      "--truncation-psi", "0.6", "--truncation-cutoff", "3", "--noise-mode", "none",
+                                      "--output", str(tmp_path / "a.png")])
+    assert code == 0 and result["label"] == 1 and result["arch"] == "stylegan2_ada"
+    assert main(["generate", "--model", str(tiny_pickles["sg2"]), "--seed", "4", "--label", "1", "--truncation-psi", "0.6",
+                 "--truncation-cutoff", "3", "--noise-mode", "none", "--output", str(tmp_path / "b.png")]) == 0
+    assert np.array_equal(np.asarray(Image.open(tmp_path / "a.png")), np.asarray(Image.open(tmp_path / "b.png")))
+    capsys.readouterr()
+    code, result = _run_json(capsys, ["generate", "--model", str(tiny_pickles["sg2"]), "--class", "1", "--label", "0",
+                                      "--output", str(tmp_path / "c.png")])
+    assert code == 2 and "--label or --class" in result["error"]
+    code, result = _run_json(capsys, ["generate", "--model", str(tiny_pickles["sg2"]), "--class", "0", "--rotate", "10",
+                                      "--output", str(tmp_path / "c.png")])
+    assert code == 2 and "cannot be translated or rotated" in result["error"]
+
+
+def test_translate_and_rotate_reach_a_stylegan3_model(capsys, tiny_pickles, tmp_path):
+    base = ["generate", "--model", str(tiny_pickles["sg3"]), "--seed", "2"]
+    assert main([*base, "--output", str(tmp_path / "still.png")]) == 0
+    assert main([*base, "--translate", "0.2,-0.1", "--rotate", "-30", "--output", str(tmp_path / "moved.png")]) == 0
+    assert not np.array_equal(np.asarray(Image.open(tmp_path / "still.png")), np.asarray(Image.open(tmp_path / "moved.png")))
+    with pytest.raises(SystemExit):
+        main([*base, "--translate", "0.2", "--output", str(tmp_path / "x.png")])
+    assert "two numbers separated by a comma" in capsys.readouterr().err
+
+
+def test_style_mix_writes_each_pair_and_the_grid_into_a_folder(capsys, tiny_pickles, tmp_path):
+    code, result = _run_json(capsys, ["style-mix", "--model", str(tiny_pickles["sg2"]), "--class", "0", "--row-seeds", "1-2",
+                                      "--col-seeds", "5,6", "--col-styles", "0-3", "--output", str(tmp_path / "mix")])
+    assert code == 0 and result["col_styles"] == [0, 1, 2, 3]
+    assert sorted(p.name for p in (tmp_path / "mix").iterdir()) == ["1-5.png", "1-6.png", "2-5.png", "2-6.png", "grid.png"]
+    assert Image.open(tmp_path / "mix" / "grid.png").size == (96, 96)
+    # rosinality's vocabulary: the first K ws from --seed, the rest from --mix-seed
+    assert main(["style-mix", "--model", str(tiny_pickles["sg2"]), "--class", "0", "--seed", "1", "--mix-seed", "5",
+                 "--inject-index", "3", "--output", str(tmp_path / "inject.png")]) == 0
+    assert main(["style-mix", "--model", str(tiny_pickles["sg2"]), "--class", "0", "--row-seed", "1", "--col-seed", "5",
+                 "--col-styles", "3-7", "--output", str(tmp_path / "styles.png")]) == 0
+    assert np.array_equal(np.asarray(Image.open(tmp_path / "inject.png")), np.asarray(Image.open(tmp_path / "styles.png")))
+    capsys.readouterr()
+    code, result = _run_json(capsys, ["style-mix", "--model", str(tiny_pickles["sg2"]), "--row-seeds", "1", "--col-seeds", "2",
+                                      "--output", str(tmp_path / "x.png")])
+    assert code == 2 and "--col-styles" in result["error"]
+
+
+def test_interpolate_in_w_writes_frames(tiny_pickles, tmp_path):
+    assert main(["interpolate", "--model", str(tiny_pickles["sg3"]), "--seeds", "1", "2", "--steps", "3", "--space", "w",
+                 "--truncation-psi", "0.7", "--output", str(tmp_path / "walk")]) == 0
+    assert len(list((tmp_path / "walk").glob("frame*.png"))) == 3
+
+
+def test_an_exported_stylegan_gives_the_same_image_without_torch(capsys, tiny_pickles, tmp_path):
+    code, result = _run_json(capsys, ["export", "--model", str(tiny_pickles["sg2"]), "--output", str(tmp_path / "onnx")])
+    assert code == 0 and set(result["files"]) == {"mapping", "synthesis"}
+    assert max(result["metrics"]["onnx_parity_max_abs_diff"].values()) <= 1e-3
+    options = ["--seed", "7", "--class", "1", "--truncation-psi", "0.5", "--count", "2"]
+    assert main(["generate", "--model", str(tiny_pickles["sg2"]), *options, "--output", str(tmp_path / "torch")]) == 0
+    loaded = _imports_after("from ganstudio.cli import main\n"
+                            f"assert main(['generate', '--model', r'{tmp_path / 'onnx'}', *{options!r}, "
+                            f"'--output', r'{tmp_path / 'onnx-images'}']) == 0")
+    assert loaded == set()
+    for name in ("seed7.png", "seed8.png"):
+        difference = np.abs(np.asarray(Image.open(tmp_path / "torch" / name), dtype=int)
+                            - np.asarray(Image.open(tmp_path / "onnx-images" / name), dtype=int))
+        assert difference.max() <= 1

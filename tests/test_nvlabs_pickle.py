@@ -8,12 +8,11 @@ import json
 import os
 import pickle
 import sys
-import types
-from contextlib import contextmanager
 
 import numpy as np
 import pytest
 import torch
+from support import Persistent, official_names
 
 from ganstudio.errors import CheckpointError, UnsafeCheckpointError
 from ganstudio.nvlabs_pickle import (
@@ -85,48 +84,6 @@ def test_refuses_builtins_that_run_code(tmp_path):
 
 
 # ----------------------------------------------------------------------------- writing NVlabs-style pickles
-
-
-@contextmanager
-def official_names():
-    """Stand-in ``torch_utils.persistence`` and ``dnnlib.util`` so that pickle can *write* their global names.
-
-    They exist only while a test pickle is written; the reader never sees them (it imports neither).
-    """
-    def _reconstruct_persistent_obj(meta):
-        raise AssertionError("a test stand-in is never called")
-
-    class EasyDictName(dict):
-        pass
-
-    _reconstruct_persistent_obj.__module__ = "torch_utils.persistence"
-    _reconstruct_persistent_obj.__qualname__ = "_reconstruct_persistent_obj"
-    EasyDictName.__module__, EasyDictName.__qualname__, EasyDictName.__name__ = "dnnlib.util", "EasyDict", "EasyDict"
-    modules = {name: types.ModuleType(name) for name in ("torch_utils", "torch_utils.persistence", "dnnlib", "dnnlib.util")}
-    modules["torch_utils.persistence"]._reconstruct_persistent_obj = _reconstruct_persistent_obj
-    modules["torch_utils"].persistence = modules["torch_utils.persistence"]
-    modules["dnnlib.util"].EasyDict = EasyDictName
-    modules["dnnlib"].util = modules["dnnlib.util"]
-    saved = {name: sys.modules.get(name) for name in modules}
-    sys.modules.update(modules)
-    try:
-        yield types.SimpleNamespace(reconstruct=_reconstruct_persistent_obj, EasyDict=EasyDictName)
-    finally:
-        for name, module in saved.items():
-            if module is None:
-                sys.modules.pop(name, None)
-            else:
-                sys.modules[name] = module
-
-
-class Persistent:
-    """Pickles as torch_utils.persistence does: ``REDUCE(_reconstruct_persistent_obj, (meta,))``."""
-
-    def __init__(self, reconstruct, meta):
-        self.reconstruct, self.meta = reconstruct, meta
-
-    def __reduce__(self):
-        return self.reconstruct, (self.meta,)
 
 
 def as_official(obj, names):

@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import os
+import pickle
 import shutil
 import threading
 import time
 
 import numpy as np
 import pytest
-from support import save_tiny_checkpoint
+from support import save_tiny_checkpoint, tiny_stylegan_pickle
 
+from ganstudio.cli import main
 from ganstudio.errors import (
     CheckpointError,
     GanStudioError,
     ModelNotFoundError,
+    UnsafeCheckpointError,
     WrongTaskError,
 )
 from ganstudio.registry import Registry, parse_hub_address, resolve_source
@@ -203,3 +207,64 @@ def test_concurrent_registrations_and_removals_lose_no_entry(registry, tiny_dcga
         thread.join()
     assert not errors
     assert set(registry.names()) >= set(names) and "seed-model" not in registry.names()
+
+
+# -- NVlabs network pickles --------------------------------------------------------------------------------------
+
+
+def test_a_network_pickle_is_built_from_its_init_kwargs_not_only_its_shapes(registry, tmp_path):
+    path = tiny_stylegan_pickle(tmp_path / "run" / "network-snapshot-000040.pkl", conv_clamp=None, num_fp16_res=0)
+    entry = registry.resolve(str(path))
+    assert (entry.arch, entry.tasks, entry.format) == ("stylegan2_ada", ("generate",), "pytorch")
+    model = registry.load(entry)
+    # the shapes alone would say train.py's conv_clamp=256; the pickle says it was a --fp32 run
+    assert (model.config["conv_clamp"], model.config["num_fp16_res"]) == (None, 0)
+    assert model.info.pipeline == "style" and model.info.latent.seed_rule == "nvlabs"
+    stylegan3 = registry.load(str(tiny_stylegan_pickle(tmp_path / "sg3" / "network-snapshot-000000.pkl", "stylegan3")))
+    assert stylegan3.arch == "stylegan3" and stylegan3.info.options["input_transform"]
+
+
+def test_an_imported_pickle_keeps_its_config_and_its_images(tmp_path):
+    path = tiny_stylegan_pickle(tmp_path / "network-snapshot-000000.pkl", conv_clamp=None, c_dim=2)
+    registry = Registry(user_dir=tmp_path / "user")
+    before = generate(registry.load(str(path)), seed=3, label=1, truncation_psi=0.7).images[0]
+    entry = registry.import_model(str(path), name="my-stylegan")
+    assert entry.format == "safetensors" and entry.config["conv_clamp"] is None
+    after = generate(Registry(user_dir=tmp_path / "user").load("my-stylegan"), seed=3, label=1, truncation_psi=0.7).images[0]
+    assert np.array_equal(np.asarray(before), np.asarray(after))
+
+
+class RunsCode:
+    """What a hostile pickle holds: REDUCE(os.system, (command,))."""
+
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return os.system, (f"touch {self.marker}",)
+
+
+@pytest.mark.parametrize("name", ["network-snapshot-000000.pkl", "ffhq.pt"])
+def test_a_pickle_that_would_run_code_runs_nothing_when_opened_imported_or_generated(tmp_path, capsys, monkeypatch, name):
+    marker = tmp_path / "ran"
+    path = tmp_path / name
+    path.write_bytes(pickle.dumps({"G_ema": RunsCode(marker), "D": None}, protocol=4))
+    registry = Registry(user_dir=tmp_path / "user")
+    for attempt in (lambda: registry.resolve(str(path)), lambda: registry.import_model(str(path), name="x")):
+        with pytest.raises(UnsafeCheckpointError, match="would run code"):
+            attempt()
+    monkeypatch.setenv("GANSTUDIO_HOME", str(tmp_path / "home"))
+    assert main(["generate", "--model", str(path), "--seed", "1", "--output", str(tmp_path / "o.png")]) == 2
+    error = capsys.readouterr().err
+    assert "'posix.system'" in error and "refused" in error
+    assert not marker.exists() and not (tmp_path / "o.png").exists() and "x" not in registry.names()
+
+
+def test_the_module_source_a_pickle_stores_is_kept_as_text_and_never_run(tmp_path):
+    marker = tmp_path / "ran"
+    source = f"import pathlib\npathlib.Path({str(marker)!r}).write_text('ran')\nclass Generator: pass\n"
+    path = tiny_stylegan_pickle(tmp_path / "network-snapshot-000000.pkl", module_src=source)
+    registry = Registry(user_dir=tmp_path / "user")
+    assert generate(registry.load(str(path)), seed=1).images[0].size == (32, 32)
+    registry.import_model(str(path), name="kept-as-text")
+    assert not marker.exists()

@@ -38,6 +38,19 @@ PIPELINES = (
     "",                # training only (discriminators)
 )
 
+# ModelInfo.options of a "style" model: how the pipeline drives its two networks, named by what they take.
+#   num_ws, w_dim          the synthesis takes ws (N, num_ws, w_dim); style mixing and edits index num_ws
+#   mapping_inputs         input names of "mapping" in order, from: z, c (one-hot, (N, 0) when unconditional),
+#                          truncation_psi (a scalar; psi 0 gives the stored average w exactly)
+#   synthesis_inputs       input names of "synthesis" in order, from: ws, noise ((N, 2) weights of the stored
+#                          and of fresh noise, see models.inputs.NOISE_WEIGHTS), transform (StyleGAN3's 3x3)
+#   noise_modes            the noise modes that change its images (empty: it has no noise inputs)
+#   input_transform        True when translate / rotate apply (StyleGAN3's Fourier-feature input)
+#   truncation_mean        > 0 when no average w is stored: truncation goes towards the mean of the mapping over
+#                          this many z drawn from the seed's stream first (rosinality generate.py's mean_latent)
+STYLE_OPTIONS = ("num_ws", "w_dim", "mapping_inputs", "synthesis_inputs", "noise_modes", "input_transform",
+                 "truncation_mean")
+
 DEFAULT_PREPROCESSING: dict[str, Any] = {
     "input_range": [-1.0, 1.0],
     "output_range": [-1.0, 1.0],
@@ -129,7 +142,8 @@ class ModelInfo:
         latent: for generators, what a seed becomes.
         native_size: the image side the model was made for, where it has one (training uses it).
         channels: channels of the images it makes (1 for grey digits); inputs are always RGB.
-        options: numbers a pipeline needs that belong to the family (e.g. Magenta's fixed sides).
+        options: numbers a pipeline needs that belong to the family (e.g. Magenta's fixed sides; a
+            "style" model's ``STYLE_OPTIONS``).
     """
 
     tasks: tuple[str, ...]
@@ -191,6 +205,8 @@ class ArchitectureSpec:
         training_kind: the ``ganstudio.train`` kind that trains it (None: not trainable here).
         exports_onnx: whether its networks export to ONNX (height and width stay free unless the
             model has a ``fixed_size``).
+        takes_init_kwargs: its ``infer_config`` also takes ``init_kwargs=``, the constructor arguments a
+            network pickle stores beside the weights (NVlabs), which say more than the shapes do.
     """
 
     arch: str
@@ -203,6 +219,7 @@ class ArchitectureSpec:
     folder_layouts: tuple[Mapping[str, tuple[str, ...]], ...] = ()
     training_kind: str | None = None
     exports_onnx: bool = True
+    takes_init_kwargs: bool = False
 
 
 @runtime_checkable

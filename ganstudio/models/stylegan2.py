@@ -52,9 +52,16 @@ import torch.nn.functional as F
 from torch import nn
 
 from ganstudio.errors import CheckpointError
+from ganstudio.models.inputs import (  # noqa: F401 - re-exported
+    NOISE_MODES,
+    TorchCPURandom,
+    generate_py_latents,
+    noise_weights,
+    rosinality_z,
+)
 from ganstudio.models.keys import strip_prefixes
 from ganstudio.models.spec import ArchitectureSpec, LatentSpec, ModelInfo, config_from
-from ganstudio.models.stylegan_ops import exporting, upfirdn2d
+from ganstudio.models.stylegan_ops import exporting, upfirdn2d, weighted_noise
 
 SPEC = ArchitectureSpec(
     arch="stylegan2",
@@ -65,8 +72,8 @@ SPEC = ArchitectureSpec(
     file_names=("checkpoint.pt", "*.pt"),
 )
 NETWORKS = SPEC.networks
-NOISE_MODES = ("const", "random", "none")
 BLUR_KERNEL = (1, 3, 3, 1)
+GENERATE_PY_TRUNCATION_MEAN = 4096  # generate.py's --truncation_mean: z drawn for mean_latent
 
 
 # ----------------------------------------------------------------------------- layers
@@ -367,17 +374,19 @@ class MappingEntry(nn.Module):
 
     A float ``truncation_psi`` truncates only below 1, as the official forward; a tensor (an
     exported graph's input) always applies ``latent + psi * (w - latent)``, which psi 1 leaves
-    equal up to float rounding. Without ``truncation_latent`` the generator's ``latent_avg`` is used.
+    equal up to float rounding, and psi 0 turns into the latent itself. Without ``truncation_latent``
+    the generator's ``latent_avg`` is used. None (the default) does not truncate: the ONNX exporter
+    turns a numeric default into a graph input, None it leaves out.
     """
 
     def __init__(self, generator: Generator):
         super().__init__()
         self.generator = generator
 
-    def forward(self, z: torch.Tensor, truncation_psi: float | torch.Tensor = 1,
+    def forward(self, z: torch.Tensor, truncation_psi: float | torch.Tensor | None = None,
                 truncation_latent: torch.Tensor | None = None) -> torch.Tensor:
         w = self.generator.style(z.to(torch.float32))
-        if isinstance(truncation_psi, torch.Tensor) or truncation_psi < 1:
+        if truncation_psi is not None and (isinstance(truncation_psi, torch.Tensor) or truncation_psi < 1):
             if truncation_latent is None:
                 truncation_latent = getattr(self.generator, "latent_avg", None)
             if truncation_latent is None:
@@ -388,20 +397,27 @@ class MappingEntry(nn.Module):
 
 
 class SynthesisEntry(nn.Module):
-    """Entry point ws ``(N, n_latent, style_dim)`` -> image; ``noise_mode`` const (stored noise), random or none."""
+    """Entry point ws ``(N, n_latent, style_dim)`` -> image.
+
+    ``noise_mode`` is const (the stored ``noises.noise_<i>``), random or none, or ``(N, 2)``
+    weights of the stored and of fresh noise (``stylegan_ops.weighted_noise``), which an exported
+    graph takes as its ``noise`` input.
+    """
 
     def __init__(self, generator: Generator):
         super().__init__()
         self.generator = generator
 
-    def forward(self, ws: torch.Tensor, noise_mode: str = "const") -> torch.Tensor:
-        if noise_mode not in NOISE_MODES:
+    def forward(self, ws: torch.Tensor, noise_mode: str | torch.Tensor = "const") -> torch.Tensor:
+        stored = [getattr(self.generator.noises, f"noise_{i}") for i in range(self.generator.num_layers)]
+        if isinstance(noise_mode, torch.Tensor):
+            noise = [weighted_noise(noise_mode, layer) for layer in stored]
+        elif noise_mode not in NOISE_MODES:
             raise ValueError(f"noise_mode must be one of {', '.join(NOISE_MODES)}, not {noise_mode!r}.")
-        noise = None
-        if noise_mode == "none":
-            noise = [torch.zeros_like(getattr(self.generator.noises, f"noise_{i}")) for i in range(self.generator.num_layers)]
+        else:
+            noise = [torch.zeros_like(layer) for layer in stored] if noise_mode == "none" else None
         image, _ = self.generator([ws.to(torch.float32)], input_is_latent=True, noise=noise,
-                                  randomize_noise=noise_mode == "random")
+                                  randomize_noise=isinstance(noise_mode, str) and noise_mode == "random")
         return image
 
 
@@ -448,7 +464,8 @@ def build(config: Config) -> Generator:
 
 
 def inference_networks(model: Generator, role: str = "G") -> dict[str, nn.Module]:
-    """Entry points: ``mapping(z, truncation_psi, truncation_latent)`` -> ws, ``synthesis(ws)`` -> image (stored noise)."""
+    """Entry points: ``mapping(z, truncation_psi, truncation_latent)`` -> ws, ``synthesis(ws, noise)`` -> image
+    (``noise``: the ``(N, 2)`` weights of the stored and of fresh noise; without it, the stored noise)."""
     return {"mapping": MappingEntry(model), "synthesis": SynthesisEntry(model)}
 
 
@@ -473,6 +490,11 @@ def describe(config: Config | Mapping) -> ModelInfo:
         latent=LatentSpec(size=config.style_dim, shape="flat", seed_rule="rosinality", truncation="psi",
                           num_classes=classes, class_input="onehot"),
         native_size=side,
+        # Without convert_weight.py's latent_avg, truncation goes towards generate.py's mean_latent(4096).
+        options={"num_ws": n_latent(config), "w_dim": config.style_dim,
+                 "mapping_inputs": ["z", "truncation_psi"] if config.latent_avg else ["z"],
+                 "synthesis_inputs": ["ws", "noise"], "noise_modes": list(NOISE_MODES), "input_transform": False,
+                 "truncation_mean": 0 if config.latent_avg else GENERATE_PY_TRUNCATION_MEAN},
     )
 
 
@@ -541,73 +563,9 @@ def infer_config(state_dict: Mapping[str, torch.Tensor]) -> Config:
 # ----------------------------------------------------------------------------- inputs as the scripts make them
 
 
-class TorchCPURandom:
-    """``torch.manual_seed(seed)`` then ``torch.randn(...)`` calls on the CPU, replayed with NumPy.
-
-    torch's CPU generator is the standard MT19937 seeded like NumPy's legacy ``RandomState(seed)``.
-    ``randn`` of 16 values or more turns 24-bit uniform floats into normals 16 at a time (Box-Muller,
-    float32, the last 16 recomputed from fresh draws when the count is not a multiple of 16); fewer
-    than 16 values come one at a time from double-precision Box-Muller, the second value of each pair
-    kept for the next draw. Equal to torch up to the last bits of its vectorised log/sin/cos (<= 5e-7).
-    """
-
-    def __init__(self, seed: int):
-        self._mt = np.random.RandomState(int(seed) & 0xFFFFFFFF)
-        self._cached_normal: float | None = None
-
-    def randn(self, *shape: int) -> np.ndarray:
-        """The float32 array ``torch.randn(*shape)`` would give next."""
-        count = int(np.prod(shape))
-        if count < 16:
-            return np.array([self._normal_double() for _ in range(count)], dtype=np.float32).reshape(shape)
-        data = self._uniform_floats(count)
-        for start in range(0, count - 15, 16):
-            data[start:start + 16] = self._box_muller_16(data[start:start + 16])
-        if count % 16:
-            data[count - 16:] = self._box_muller_16(self._uniform_floats(16))
-        return data.reshape(shape)
-
-    def _uniform_floats(self, count: int) -> np.ndarray:
-        raw = self._mt.randint(0, 2**32, size=count, dtype=np.uint32)
-        return (raw & np.uint32(0xFFFFFF)).astype(np.float32) * np.float32(2.0**-24)
-
-    @staticmethod
-    def _box_muller_16(block: np.ndarray) -> np.ndarray:
-        u1 = np.float32(1) - block[:8]  # [0, 1) -> (0, 1] for the log
-        radius = np.sqrt(np.float32(-2) * np.log(u1))
-        theta = np.float32(2.0 * np.pi) * block[8:]
-        return np.concatenate([radius * np.cos(theta), radius * np.sin(theta)])
-
-    def _normal_double(self) -> float:
-        if self._cached_normal is not None:
-            value, self._cached_normal = self._cached_normal, None
-            return value
-        u1, u2 = self._uniform_double(), self._uniform_double()
-        radius = math.sqrt(-2.0 * math.log1p(-u2))
-        theta = 2.0 * math.pi * u1
-        self._cached_normal = radius * math.sin(theta)
-        return radius * math.cos(theta)
-
-    def _uniform_double(self) -> float:
-        high, low = (int(v) for v in self._mt.randint(0, 2**32, size=2, dtype=np.uint32))
-        return ((high << 32 | low) & ((1 << 53) - 1)) * 2.0**-53
-
-
 def z_from_seed(seed: int, style_dim: int, n: int = 1) -> np.ndarray:
     """``torch.manual_seed(seed); torch.randn(n, style_dim)`` on the CPU, as float32 ``(n, style_dim)``, without torch."""
-    return TorchCPURandom(seed).randn(n, style_dim)
-
-
-def generate_py_latents(seed: int, style_dim: int, truncation_mean: int = 4096) -> tuple[np.ndarray, np.ndarray]:
-    """generate.py's draws for a file without ``latent_avg``, after ``torch.manual_seed(seed)``.
-
-    Returns ``(mean_z, z)``: the ``(truncation_mean, style_dim)`` latents that ``g_ema.mean_latent``
-    draws FIRST, then the sample's ``(1, style_dim)`` z. The truncation latent is the mapping's
-    mean over ``mean_z`` (``mean_latent_like_generate_py``).
-    """
-    rng = TorchCPURandom(seed)
-    mean_z = rng.randn(truncation_mean, style_dim)
-    return mean_z, rng.randn(1, style_dim)
+    return rosinality_z(seed, style_dim, n)
 
 
 def mean_latent_like_generate_py(generator: Generator, mean_z: np.ndarray | torch.Tensor) -> torch.Tensor:
@@ -624,15 +582,18 @@ def mix_latents(ws: np.ndarray | torch.Tensor, ws_mix: np.ndarray | torch.Tensor
 
 
 def example_inputs(config: Config, network: str = "synthesis", *, batch: int = 1, size: int | None = None) -> dict[str, torch.Tensor]:
-    """Random valid inputs of one network: ``mapping`` (z, truncation_psi, truncation_latent) or ``synthesis`` (ws).
+    """Random valid inputs of one network: ``mapping`` (z, and truncation_psi when the file has ``latent_avg``) or
+    ``synthesis`` (ws, noise).
 
     Raises:
         ValueError: an unknown network.
     """
     generator = torch.Generator().manual_seed(0)
     if network == "mapping":
-        return {"z": torch.randn(batch, config.style_dim, generator=generator), "truncation_psi": torch.tensor(0.7),
-                "truncation_latent": torch.randn(config.style_dim, generator=generator)}
+        z = torch.randn(batch, config.style_dim, generator=generator)
+        # a truncation towards latent_avg needs the file's; without it, the pipeline truncates itself
+        return {"z": z, "truncation_psi": torch.tensor(0.7)} if config.latent_avg else {"z": z}
     if network == "synthesis":
-        return {"ws": torch.randn(batch, n_latent(config), config.style_dim, generator=generator)}
+        return {"ws": torch.randn(batch, n_latent(config), config.style_dim, generator=generator),
+                "noise": torch.from_numpy(noise_weights("const", batch))}
     raise ValueError(f"unknown StyleGAN2 network '{network}'. Known: {', '.join(NETWORKS)}.")

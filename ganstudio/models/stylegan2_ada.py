@@ -47,6 +47,7 @@ import torch
 from torch import nn
 
 from ganstudio.errors import CheckpointError
+from ganstudio.models.inputs import NOISE_MODES, class_labels, noise_weights, nvlabs_z  # noqa: F401 - re-exported
 from ganstudio.models.keys import strip_prefixes
 from ganstudio.models.spec import ArchitectureSpec, LatentSpec, ModelInfo, config_from
 from ganstudio.models.stylegan_ops import (
@@ -58,6 +59,7 @@ from ganstudio.models.stylegan_ops import (
     setup_filter,
     truncate,
     upsample2d,
+    weighted_noise,
 )
 
 SPEC = ArchitectureSpec(
@@ -67,9 +69,9 @@ SPEC = ArchitectureSpec(
     container=True,
     networks=("mapping", "synthesis"),
     file_names=("network-snapshot-*.pkl", "*.pkl"),
+    takes_init_kwargs=True,
 )
 NETWORKS = SPEC.networks
-NOISE_MODES = ("const", "random", "none")
 
 
 # ----------------------------------------------------------------------------- layers
@@ -202,13 +204,15 @@ class SynthesisLayer(nn.Module):
             self.noise_strength = nn.Parameter(torch.zeros([]))
         self.bias = nn.Parameter(torch.zeros([out_channels]))
 
-    def forward(self, x: torch.Tensor, w: torch.Tensor, noise_mode: str = "const", fused_modconv: bool = True,
-                gain: float = 1) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, w: torch.Tensor, noise_mode: str | torch.Tensor = "const",
+                fused_modconv: bool = True, gain: float = 1) -> torch.Tensor:
         styles = self.affine(w)
         noise = None
-        if self.use_noise and noise_mode == "random":
+        if self.use_noise and isinstance(noise_mode, torch.Tensor):  # (N, 2) weights of stored and fresh noise
+            noise = weighted_noise(noise_mode, self.noise_const) * self.noise_strength
+        elif self.use_noise and noise_mode == "random":
             noise = torch.randn([x.shape[0], 1, self.resolution, self.resolution], device=x.device) * self.noise_strength
-        if self.use_noise and noise_mode == "const":
+        elif self.use_noise and noise_mode == "const":
             noise = self.noise_const * self.noise_strength
         flip_weight = self.up == 1
         x = modulated_conv2d(x, self.weight, styles, noise=noise, up=self.up, padding=self.padding,
@@ -268,8 +272,8 @@ class SynthesisBlock(nn.Module):
             self.skip = Conv2dLayer(in_channels, out_channels, kernel_size=1, bias=False, up=2,
                                     resample_filter=resample_filter)
 
-    def forward(self, x: torch.Tensor | None, img: torch.Tensor | None, ws: torch.Tensor, noise_mode: str = "const",
-                fused_modconv: bool | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
+    def forward(self, x: torch.Tensor | None, img: torch.Tensor | None, ws: torch.Tensor,
+                noise_mode: str | torch.Tensor = "const", fused_modconv: bool | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
         w_iter = iter(ws.unbind(dim=1))
         if fused_modconv is None:
             # official: fused in eval mode when computing in float32 (always, here)
@@ -325,9 +329,12 @@ class SynthesisNetwork(nn.Module):
                 self.num_ws += block.num_torgb
             setattr(self, f"b{res}", block)
 
-    def forward(self, ws: torch.Tensor, noise_mode: str = "const", fused_modconv: bool | None = None) -> torch.Tensor:
-        """Image ``(N, img_channels, R, R)`` from ws ``(N, num_ws, w_dim)``; ``noise_mode`` const, random or none."""
-        if noise_mode not in NOISE_MODES:
+    def forward(self, ws: torch.Tensor, noise_mode: str | torch.Tensor = "const",
+                fused_modconv: bool | None = None) -> torch.Tensor:
+        """Image ``(N, img_channels, R, R)`` from ws ``(N, num_ws, w_dim)``; ``noise_mode`` const, random or none,
+        or ``(N, 2)`` weights of the stored and of fresh noise (``stylegan_ops.weighted_noise``; an exported
+        graph takes them as its ``noise`` input)."""
+        if isinstance(noise_mode, str) and noise_mode not in NOISE_MODES:
             raise ValueError(f"noise_mode must be one of {', '.join(NOISE_MODES)}, not {noise_mode!r}.")
         ws = ws.to(torch.float32)
         block_ws = []
@@ -421,7 +428,8 @@ def build(config: Config) -> Generator:
 
 
 def inference_networks(model: Generator, role: str = "G") -> dict[str, nn.Module]:
-    """Entry points: ``mapping(z, c, truncation_psi)`` -> ws, ``synthesis(ws)`` -> image (noise const)."""
+    """Entry points: ``mapping(z, c, truncation_psi)`` -> ws, ``synthesis(ws, noise)`` -> image (``noise``:
+    the ``(N, 2)`` weights of the stored and of fresh noise; without it, the stored noise)."""
     return {name: getattr(model, name) for name in NETWORKS}
 
 
@@ -445,6 +453,8 @@ def describe(config: Config | Mapping) -> ModelInfo:
         latent=LatentSpec(size=config.z_dim, shape="flat", seed_rule="nvlabs", truncation="psi",
                           num_classes=classes, class_input="onehot"),
         native_size=side,
+        options={"num_ws": num_ws(config), "w_dim": config.w_dim, "mapping_inputs": ["z", "c", "truncation_psi"],
+                 "synthesis_inputs": ["ws", "noise"], "noise_modes": list(NOISE_MODES), "input_transform": False},
     )
 
 
@@ -623,22 +633,7 @@ def _channel_base(widths: Mapping[int, int], channel_max: int) -> int:
 
 def z_from_seed(seed: int, z_dim: int) -> np.ndarray:
     """``np.random.RandomState(seed).randn(1, z_dim)``: float64 ``(1, z_dim)``, as generate.py and style_mixing.py draw it."""
-    return np.random.RandomState(seed).randn(1, z_dim)
-
-
-def class_labels(class_index: int | None, c_dim: int, batch: int = 1) -> np.ndarray:
-    """The one-hot ``(batch, c_dim)`` float32 label generate.py passes (``(batch, 0)`` for an unconditional network).
-
-    Raises:
-        ValueError: a class index out of range, or none for a conditional network.
-    """
-    label = np.zeros([batch, c_dim], dtype=np.float32)
-    if c_dim == 0:
-        return label
-    if class_index is None or not 0 <= class_index < c_dim:
-        raise ValueError(f"a conditional network needs a class index in 0..{c_dim - 1}, not {class_index!r}.")
-    label[:, class_index] = 1
-    return label
+    return nvlabs_z(seed, z_dim)
 
 
 def truncate_ws(ws: np.ndarray, w_avg: np.ndarray, psi: float) -> np.ndarray:
@@ -671,5 +666,6 @@ def example_inputs(config: Config, network: str = "synthesis", *, batch: int = 1
         return {"z": torch.randn(batch, config.z_dim, generator=generator), "c": c,
                 "truncation_psi": torch.tensor(0.7)}
     if network == "synthesis":
-        return {"ws": torch.randn(batch, num_ws(config), config.w_dim, generator=generator)}
+        return {"ws": torch.randn(batch, num_ws(config), config.w_dim, generator=generator),
+                "noise": torch.from_numpy(noise_weights("const", batch))}
     raise ValueError(f"unknown StyleGAN2 network '{network}'. Known: {', '.join(NETWORKS)}.")

@@ -45,6 +45,12 @@ import torch.nn.functional as F
 from torch import nn
 
 from ganstudio.errors import CheckpointError
+from ganstudio.models.inputs import (  # noqa: F401 - re-exported
+    class_labels,
+    input_transform,
+    make_transform,
+    nvlabs_z,
+)
 from ganstudio.models.keys import strip_prefixes
 from ganstudio.models.spec import ArchitectureSpec, LatentSpec, ModelInfo, config_from
 from ganstudio.models.stylegan_ops import bias_act, exporting, filtered_lrelu, truncate
@@ -56,6 +62,7 @@ SPEC = ArchitectureSpec(
     container=True,
     networks=("mapping", "synthesis"),
     file_names=("network-snapshot-*.pkl", "*.pkl"),
+    takes_init_kwargs=True,
 )
 NETWORKS = SPEC.networks
 
@@ -528,6 +535,9 @@ def describe(config: Config | Mapping) -> ModelInfo:
         latent=LatentSpec(size=config.z_dim, shape="flat", seed_rule="nvlabs", truncation="psi",
                           num_classes=classes, class_input="onehot"),
         native_size=side,
+        # no noise inputs (every noise mode gives the same image); translate / rotate move the Fourier input
+        options={"num_ws": num_ws(config), "w_dim": config.w_dim, "mapping_inputs": ["z", "c", "truncation_psi"],
+                 "synthesis_inputs": ["ws", "transform"], "noise_modes": [], "input_transform": True},
     )
 
 
@@ -669,41 +679,7 @@ def _plans(config: Config) -> list[LayerPlan]:
 
 def z_from_seed(seed: int, z_dim: int) -> np.ndarray:
     """``np.random.RandomState(seed).randn(1, z_dim)``: float64 ``(1, z_dim)``, as gen_images.py draws it."""
-    return np.random.RandomState(seed).randn(1, z_dim)
-
-
-def class_labels(class_index: int | None, c_dim: int, batch: int = 1) -> np.ndarray:
-    """The one-hot ``(batch, c_dim)`` float32 label gen_images.py passes (``(batch, 0)`` for an unconditional network).
-
-    Raises:
-        ValueError: a class index out of range, or none for a conditional network.
-    """
-    label = np.zeros([batch, c_dim], dtype=np.float32)
-    if c_dim == 0:
-        return label
-    if class_index is None or not 0 <= class_index < c_dim:
-        raise ValueError(f"a conditional network needs a class index in 0..{c_dim - 1}, not {class_index!r}.")
-    label[:, class_index] = 1
-    return label
-
-
-def make_transform(translate: tuple[float, float], angle: float) -> np.ndarray:
-    """gen_images.py's ``make_transform``: rotation by ``angle`` degrees and translation, float64 3x3."""
-    m = np.eye(3)
-    s = np.sin(angle / 360.0 * np.pi * 2)
-    c = np.cos(angle / 360.0 * np.pi * 2)
-    m[0][0] = c
-    m[0][1] = s
-    m[0][2] = translate[0]
-    m[1][0] = -s
-    m[1][1] = c
-    m[1][2] = translate[1]
-    return m
-
-
-def input_transform(translate: tuple[float, float] = (0.0, 0.0), rotate: float = 0.0) -> np.ndarray:
-    """What gen_images.py copies into ``synthesis.input.transform``: ``inv(make_transform(translate, rotate))``, float32."""
-    return np.linalg.inv(make_transform(translate, rotate)).astype(np.float32)
+    return nvlabs_z(seed, z_dim)
 
 
 def example_inputs(config: Config, network: str = "synthesis", *, batch: int = 1, size: int | None = None) -> dict[str, torch.Tensor]:

@@ -15,6 +15,8 @@ This file mirrors them step by step (kernel flips, padding, gains, the order of 
 - ``modulated_conv2d``: StyleGAN2's (``training/networks.py``), fused as one grouped convolution.
 - ``filtered_lrelu``: StyleGAN3's ``torch_utils/ops/filtered_lrelu.py`` ``_filtered_lrelu_ref``.
 - ``truncate``: the NVlabs mappings' ``w_avg.lerp(ws, psi)`` on the first ``truncation_cutoff`` ws.
+- ``weighted_noise``: the noise modes (stored, fresh, none) as per-sample weights, so that the mode
+  is an input of an exported graph rather than a Python string baked into it.
 
 Export: a grouped convolution with one group per sample fixes the batch size in an ONNX graph
 (``group`` is an attribute there). While tracing for export (``exporting()``) the modulated
@@ -352,6 +354,25 @@ def modulated_conv2d(
     if noise is not None:
         x = x + noise
     return x
+
+
+# ----------------------------------------------------------------------------- noise
+
+
+def weighted_noise(weights: torch.Tensor, stored: torch.Tensor) -> torch.Tensor:
+    """``stored * weights[:, 0] + fresh * weights[:, 1]``, per sample: ``(N, 1, H, W)`` noise before its strength.
+
+    ``weights`` is ``(N, 2)``: (1, 0) is the official ``noise_mode="const"`` (the stored noise), (0, 1)
+    ``"random"`` (fresh normal noise) and (0, 0) ``"none"``, each giving the official values exactly
+    (a product with 0 adds a signed zero). ``stored`` is ``(H, W)`` (NVlabs) or ``(1, 1, H, W)``
+    (rosinality). Fresh noise is drawn only when a weight asks for it, and always while exporting, so
+    that an exported graph keeps the random branch (ONNX ``RandomNormalLike``).
+    """
+    weights = weights.to(stored.dtype)
+    noise = stored.reshape(1, 1, *stored.shape[-2:]) * weights[:, 0].reshape(-1, 1, 1, 1)
+    if exporting() or bool((weights[:, 1] != 0).any()):
+        noise = noise + torch.randn_like(noise) * weights[:, 1].reshape(-1, 1, 1, 1)
+    return noise
 
 
 # ----------------------------------------------------------------------------- truncation

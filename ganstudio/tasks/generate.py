@@ -1,4 +1,9 @@
-"""Generate images from seeds with any generator whose family describes a latent (``ModelInfo.latent``)."""
+"""Generate images from seeds with any generator whose family describes a latent (``ModelInfo.latent``).
+
+Two pipelines: "latent" (one network: z (and a class) -> image; DCGAN and its kin) and "style"
+(StyleGAN's mapping and synthesis, ``ganstudio.tasks.styles``), which adds truncation psi towards
+the average w, a truncation cutoff, noise modes and StyleGAN3's translate / rotate.
+"""
 
 from __future__ import annotations
 
@@ -14,6 +19,7 @@ from ganstudio import images
 from ganstudio.errors import GanStudioError, WrongTaskError
 from ganstudio.models.spec import LatentCode, LatentSpec
 from ganstudio.registry import LoadedModel
+from ganstudio.tasks import styles
 from ganstudio.tasks.common import finish_image
 from ganstudio.tasks.recipes import recipe
 
@@ -44,7 +50,7 @@ def latent_of(model: LoadedModel) -> LatentSpec:
     Raises:
         WrongTaskError: the model does not generate from a latent.
     """
-    if model.info.latent is None or model.info.pipeline != "latent":
+    if model.info.latent is None or model.info.pipeline not in ("latent", "style"):
         raise WrongTaskError(f"model '{model.name}' ({model.arch}) does not generate images from seeds.")
     return model.info.latent
 
@@ -79,20 +85,33 @@ def check_truncation(truncation: float | None) -> float | None:
 
 
 def generate(model: LoadedModel, *, seed: int | None = None, num_images: int = 1, label: int | str | None = None,
-             truncation: float | None = None, codes: Mapping[str, float] | None = None) -> GenerationResult:
+             truncation: float | None = None, codes: Mapping[str, float] | None = None, truncation_psi: float = 1.0,
+             truncation_cutoff: int | None = None, noise_mode: str = "const",
+             translate: tuple[float, float] | None = None, rotate: float | None = None) -> GenerationResult:
     """Sample ``num_images`` images; image ``i`` uses seed ``seed + i``.
+
+    For a StyleGAN model, seed S gives the image the official script gives for seed S (gen_images.py,
+    generate.py) with the same options.
 
     Args:
         seed: the first seed; a random one when None (it is returned).
         label: the class for a conditional model (index or label name); required there, refused elsewhere.
         truncation: redraw latent values beyond this threshold (lower = safer, less varied); None or 0 = off.
+            Models with a mapping network take ``truncation_psi`` instead.
+        truncation_psi: StyleGAN: move w towards the average w (1 = off, 0 = the average image).
+        truncation_cutoff: StyleGAN: truncate only the first this many ws (None: all).
+        noise_mode: StyleGAN: "const" (the stored noise, the official scripts' default), "random" (fresh
+            noise each call, not reproducible) or "none".
+        translate, rotate: StyleGAN3: move the input by (x, y) (fractions of the image) and turn it by
+            degrees, as gen_images.py --translate / --rotate.
         codes: for a model with latent codes (InfoGAN), name -> value for every image (a category index, or a
             continuous value); codes not given are drawn from each image's seed. The noise comes from the seed
             either way, so the same seed with other codes keeps the rest of the image.
 
     Raises:
-        WrongTaskError: the model does not generate, or a label or codes are given to a model without them.
-        GanStudioError: a bad count, seed, truncation, label or code.
+        WrongTaskError: the model does not generate, a label or codes are given to a model without them, or an
+            option is given to a model that does not have it.
+        GanStudioError: a bad count, seed, truncation, psi, cutoff, noise mode, label or code.
     """
     model.require_task("generate")
     latent = latent_of(model)
@@ -101,8 +120,22 @@ def generate(model: LoadedModel, *, seed: int | None = None, num_images: int = 1
     first = random_seed() if seed is None else check_seed(seed)
     seeds = [(first + offset) % 2**32 for offset in range(num_images)]
     fixed = resolve_codes(model, codes)
-    latents = images.latents_from_seeds(seeds, latent.size, truncation=check_truncation(truncation))
     class_index = resolve_label(model, label)
+    if styles.is_style_model(model):
+        if truncation:
+            raise WrongTaskError(f"model '{model.name}' truncates towards its average w: give truncation_psi "
+                                 "(--truncation-psi), not a truncation threshold.")
+        options = styles.check_options(model, truncation_psi=truncation_psi, truncation_cutoff=truncation_cutoff,
+                                       noise_mode=noise_mode, translate=translate, rotate=rotate)
+        pictures = styles.synthesize(model, styles.map_seeds(model, seeds, class_index, options), options)
+        for picture, picture_seed in zip(pictures, seeds, strict=True):
+            images.with_recipe(picture, recipe(model, "generate", seed=picture_seed, label=_label_name(model, class_index),
+                                               truncation_psi=truncation_psi, truncation_cutoff=truncation_cutoff,
+                                               noise_mode=noise_mode, translate=translate, rotate=rotate))
+        return GenerationResult(images=pictures, seeds=seeds, label=class_index)
+    refuse_style_options(model, truncation_psi=truncation_psi, truncation_cutoff=truncation_cutoff, noise_mode=noise_mode,
+                         translate=translate, rotate=rotate)
+    latents = images.latents_from_seeds(seeds, latent.size, truncation=check_truncation(truncation))
     inputs, used = with_codes(latent, latents, seeds, fixed)
     pictures = render_latents(model, inputs, class_index)
     for index, (picture, picture_seed) in enumerate(zip(pictures, seeds, strict=True)):
@@ -178,6 +211,23 @@ def with_codes(latent: LatentSpec, noise: np.ndarray, seeds: list[int],
     used = [{code.name: (int(row[column]) if code.kind == "categorical" else round(float(row[column]), 4))
              for column, code in enumerate(latent.codes)} for row in values]
     return np.concatenate([noise, images.encode_codes(values, latent.codes)], axis=1), used
+
+
+def refuse_style_options(model: LoadedModel, *, truncation_psi: float | None = 1.0, truncation_cutoff: int | None = None,
+                         noise_mode: str | None = "const", translate: tuple[float, float] | None = None,
+                         rotate: float | None = None) -> None:
+    """Refuse StyleGAN options given to a model without a mapping network, rather than ignore them.
+
+    Raises:
+        WrongTaskError: one of them is set to something other than its default.
+    """
+    given = [name for name, value, default in (
+        ("truncation psi", truncation_psi, 1.0), ("truncation cutoff", truncation_cutoff, None),
+        ("noise mode", noise_mode, "const"), ("translate", tuple(translate or (0.0, 0.0)), (0.0, 0.0)),
+        ("rotate", rotate or 0.0, 0.0)) if value is not None and value != default]
+    if given:
+        raise WrongTaskError(f"model '{model.name}' ({model.arch}) has no mapping network, so {', '.join(given)} "
+                             "do not apply; they are StyleGAN options. Its truncation option is a threshold.")
 
 
 def resolve_label(model: LoadedModel, label: int | str | None) -> int | None:

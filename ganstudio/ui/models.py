@@ -16,7 +16,7 @@ from ganstudio.ui import common
 
 HEADERS = ["Name", "Tasks", "Architecture", "Format", "Runtime", "Device", "Size", "Source", "Loaded"]
 WIDTHS = ["15%", "8%", "13%", "9%", "10%", "6%", "7%", "26%", "6%"]
-CHECKPOINT_TYPES = [".pth", ".pt", ".ckpt", ".tar", ".safetensors", ".onnx"]
+CHECKPOINT_TYPES = [".pth", ".pt", ".ckpt", ".tar", ".pkl", ".safetensors", ".onnx"]  # .pkl: NVlabs network pickles
 
 
 def build_tab(registry: Registry, backends: gr.State, *, tab: gr.Tab) -> dict[str, gr.components.Component]:

@@ -18,6 +18,7 @@ from ganstudio.export import PARITY_TOLERANCE, export_onnx
 from ganstudio.models import ARCHITECTURES, get_architecture
 from ganstudio.models.spec import (
     PIPELINES,
+    STYLE_OPTIONS,
     ArchitectureModule,
     ModelInfo,
     TorchArchitecture,
@@ -106,3 +107,17 @@ def test_onnx_export_matches_pytorch(arch_id, tmp_path):
         arrays = [tensor.numpy() for tensor in inputs.values()]
         expected = torch_model.network(name)(*arrays)
         assert np.abs(onnx_model.network(name)(*arrays) - expected).max() <= PARITY_TOLERANCE
+
+
+STYLE_ARCHITECTURES = [a for a in TORCH_ARCHITECTURES if get_architecture(a).describe({}).pipeline == "style"]
+
+
+@pytest.mark.parametrize("arch_id", STYLE_ARCHITECTURES)
+def test_a_style_models_options_name_its_networks_inputs_in_order(arch_id):
+    module, config, network = _tiny(arch_id)
+    info = module.describe(dataclasses.asdict(config))
+    assert set(STYLE_OPTIONS) >= set(info.options) >= set(STYLE_OPTIONS) - {"truncation_mean"}
+    for name in ("mapping", "synthesis"):
+        assert list(module.example_inputs(config, name)) == info.options[f"{name}_inputs"]
+    ws = module.inference_networks(network)["mapping"](*module.example_inputs(config, "mapping").values())
+    assert tuple(ws.shape[1:]) == (info.options["num_ws"], info.options["w_dim"])

@@ -138,6 +138,14 @@ def test_latent_avg_truncation_tensor_psi_and_noise_modes(folder):
         const = synthesis(truncated)
         assert not torch.equal(const, synthesis(truncated, noise_mode="none"))
         assert not torch.equal(const, synthesis(truncated, noise_mode="random"))
+        # the (N, 2) noise weights an exported graph takes give each mode's image exactly
+        for mode in ("const", "none"):
+            assert torch.equal(synthesis(truncated, torch.from_numpy(sg2.noise_weights(mode, 1))),
+                               synthesis(truncated, noise_mode=mode))
+        torch.manual_seed(5)
+        official_random = generator([truncated[:, 0]], input_is_latent=True)[0]  # randomize_noise=True
+        torch.manual_seed(5)
+        assert torch.equal(synthesis(truncated, torch.from_numpy(sg2.noise_weights("random", 1))), official_random)
 
 
 # ----------------------------------------------------------------------------- configs the fixture does not have

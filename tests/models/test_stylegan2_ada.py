@@ -125,6 +125,24 @@ def test_noise_modes(unconditional):
             generator.synthesis(ws, noise_mode="fixed")
 
 
+def test_noise_weights_give_each_mode_exactly_and_mix_them_per_sample(unconditional):
+    _, generator, config = unconditional
+    ws = torch.randn(2, generator.num_ws, config.w_dim, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        for mode in ("const", "none"):
+            weights = torch.from_numpy(sg2.noise_weights(mode, 2))
+            assert torch.equal(generator.synthesis(ws, weights), generator.synthesis(ws, noise_mode=mode))
+        torch.manual_seed(5)
+        official_random = generator.synthesis(ws[:1], noise_mode="random")
+        torch.manual_seed(5)
+        assert torch.equal(generator.synthesis(ws[:1], torch.from_numpy(sg2.noise_weights("random", 1))), official_random)
+        # one sample with the stored noise, the other without: each as its mode gives it (up to batch rounding)
+        mixed = generator.synthesis(ws, torch.tensor([[1.0, 0.0], [0.0, 0.0]]))
+        torch.testing.assert_close(mixed[0], generator.synthesis(ws, noise_mode="const")[0], atol=1e-5, rtol=0)
+        torch.testing.assert_close(mixed[1], generator.synthesis(ws, noise_mode="none")[1], atol=1e-5, rtol=0)
+        assert not torch.allclose(mixed[1], generator.synthesis(ws, noise_mode="const")[1], atol=1e-3)
+
+
 # ----------------------------------------------------------------------------- configs the fixtures do not have
 
 TINY = sg2.Config(z_dim=16, w_dim=16, img_resolution=32, mapping_layers=2, channel_base=256, channel_max=16)

@@ -12,11 +12,6 @@ from ganstudio.tasks.interpolate import interpolate
 
 
 @pytest.fixture
-def dcgan(registry, tiny_dcgan):
-    return registry.load(str(tiny_dcgan))
-
-
-@pytest.fixture
 def cgan(registry, tmp_path):
     return registry.load(str(save_tiny_checkpoint("cgan", tmp_path / "cgan.pth", nz=8, ngf=4, num_classes=3, embed_dim=4)))
 
@@ -148,3 +143,118 @@ def test_interpolation_carries_the_codes_and_ends_on_each_seeds_image(infogan_mo
     assert np.array_equal(_pixels(frames[-1]), _pixels(generate(infogan_model, seed=2).images[0]))
     held = interpolate(infogan_model, seeds=(1, 2), steps=3, codes={"cat": 0}).frames
     assert np.array_equal(_pixels(held[0]), _pixels(generate(infogan_model, seed=1, codes={"cat": 0}).images[0]))
+
+
+# -- StyleGAN: the style pipeline ----------------------------------------------------------------------------------
+
+
+def test_a_stylegan_seed_gives_the_same_image_alone_and_in_a_batch(sg2):
+    batch = generate(sg2, seed=20, num_images=3)
+    alone = generate(sg2, seed=22)
+    assert batch.seeds == [20, 21, 22]
+    assert np.abs(_pixels(batch.images[2]) - _pixels(alone.images[0])).max() <= 1
+    assert not np.array_equal(_pixels(batch.images[0]), _pixels(batch.images[1]))
+    assert batch.images[0].size == (32, 32)
+
+
+def test_psi_zero_gives_every_seed_the_average_image(sg2):
+    average = generate(sg2, seed=1, num_images=3, truncation_psi=0.0).images
+    assert all(np.array_equal(_pixels(image), _pixels(average[0])) for image in average)
+    assert not np.array_equal(_pixels(generate(sg2, seed=1).images[0]), _pixels(average[0]))
+
+
+def test_truncation_cutoff_leaves_the_later_ws_alone(sg2):
+    ws_count = sg2.info.options["num_ws"]
+    plain, full = generate(sg2, seed=4).images[0], generate(sg2, seed=4, truncation_psi=0.5).images[0]
+    assert np.array_equal(_pixels(generate(sg2, seed=4, truncation_psi=0.5, truncation_cutoff=ws_count).images[0]),
+                          _pixels(full))
+    partial = _pixels(generate(sg2, seed=4, truncation_psi=0.5, truncation_cutoff=2).images[0])
+    assert not np.array_equal(partial, _pixels(full)) and not np.array_equal(partial, _pixels(plain))
+    with pytest.raises(GanStudioError, match="cutoff must be 1 to"):
+        generate(sg2, seed=4, truncation_psi=0.5, truncation_cutoff=ws_count + 1)
+
+
+def test_noise_modes_stored_is_repeatable_fresh_is_not_and_none_differs(sg2):
+    const = [_pixels(generate(sg2, seed=2, noise_mode="const").images[0]) for _ in range(2)]
+    fresh = [_pixels(generate(sg2, seed=2, noise_mode="random").images[0]) for _ in range(2)]
+    none = _pixels(generate(sg2, seed=2, noise_mode="none").images[0])
+    assert np.array_equal(const[0], const[1]) and not np.array_equal(fresh[0], fresh[1])
+    assert not np.array_equal(none, const[0])
+    with pytest.raises(GanStudioError, match="noise mode"):
+        generate(sg2, seed=2, noise_mode="loud")
+
+
+def test_a_class_conditional_stylegan_needs_a_class_and_uses_it(sg2_classes):
+    with pytest.raises(GanStudioError, match="choose a label"):
+        generate(sg2_classes, seed=3)
+    images = [_pixels(generate(sg2_classes, seed=3, label=c).images[0]) for c in (0, 1, 2)]
+    assert not np.array_equal(images[0], images[1]) and not np.array_equal(images[1], images[2])
+    assert np.array_equal(images[1], _pixels(generate(sg2_classes, seed=3, label="1").images[0]))
+
+
+def test_translate_and_rotate_move_a_stylegan3_image_and_are_refused_elsewhere(sg2, sg3):
+    still = _pixels(generate(sg3, seed=5).images[0])
+    assert np.array_equal(_pixels(generate(sg3, seed=5, translate=(0.0, 0.0), rotate=0.0).images[0]), still)
+    assert not np.array_equal(_pixels(generate(sg3, seed=5, translate=(0.2, 0.0)).images[0]), still)
+    assert not np.array_equal(_pixels(generate(sg3, seed=5, rotate=30.0).images[0]), still)
+    assert sg3.info.options["noise_modes"] == []  # no noise inputs: every mode is the same image
+    assert np.array_equal(_pixels(generate(sg3, seed=5, noise_mode="random").images[0]), still)
+    with pytest.raises(WrongTaskError, match="input transform"):
+        generate(sg2, seed=5, rotate=30.0)
+
+
+def test_a_rosinality_train_py_file_truncates_towards_the_seeds_own_mean(rosinality):
+    assert rosinality.info.options["truncation_mean"] == 4096
+    plain = _pixels(generate(rosinality, seed=6).images[0])
+    truncated = generate(rosinality, seed=6, num_images=2, truncation_psi=0.5).images
+    assert not np.array_equal(_pixels(truncated[0]), plain)
+    assert np.abs(_pixels(truncated[1]) - _pixels(generate(rosinality, seed=7, truncation_psi=0.5).images[0])).max() <= 1
+
+
+def test_dcgan_and_stylegan_options_do_not_cross(dcgan, sg2):
+    with pytest.raises(WrongTaskError, match="no mapping network"):
+        generate(dcgan, seed=1, truncation_psi=0.7)
+    with pytest.raises(WrongTaskError, match="no mapping network"):
+        generate(dcgan, seed=1, noise_mode="none")
+    with pytest.raises(WrongTaskError, match="truncation_psi"):
+        generate(sg2, seed=1, truncation=1.5)
+    with pytest.raises(GanStudioError, match="truncation psi must be between"):
+        generate(sg2, seed=1, truncation_psi=5.0)
+
+
+@pytest.mark.parametrize("space, mode", [("z", "slerp"), ("w", "lerp"), ("w", "slerp")])
+def test_stylegan_walks_end_at_the_generated_images(sg2, space, mode):
+    result = interpolate(sg2, seeds=(3, 9), steps=4, mode=mode, space=space, truncation_psi=0.7)
+    assert result.space == space and len(result.frames) == 4
+    for frame, seed in ((result.frames[0], 3), (result.frames[-1], 9)):
+        assert np.abs(_pixels(frame) - _pixels(generate(sg2, seed=seed, truncation_psi=0.7).images[0])).max() <= 1
+
+
+def test_w_and_z_walks_take_different_paths_and_w_needs_a_mapping(sg2, dcgan):
+    in_z = interpolate(sg2, seeds=(3, 9), steps=3, mode="lerp", space="z").frames[1]
+    in_w = interpolate(sg2, seeds=(3, 9), steps=3, mode="lerp", space="w").frames[1]
+    assert not np.array_equal(_pixels(in_z), _pixels(in_w))
+    with pytest.raises(WrongTaskError, match="walks in z only"):
+        interpolate(dcgan, seeds=(1, 2), steps=3, space="w")
+
+
+def test_a_train_py_walk_moves_between_the_two_seeds_means(rosinality):
+    result = interpolate(rosinality, seeds=(1, 2), steps=3, mode="lerp", truncation_psi=0.5)
+    for frame, seed in ((result.frames[0], 1), (result.frames[-1], 2)):
+        assert np.abs(_pixels(frame) - _pixels(generate(rosinality, seed=seed, truncation_psi=0.5).images[0])).max() <= 1
+
+
+def test_an_onnx_export_gives_the_same_images_with_every_option(style_registry, sg2, sg3):
+    from ganstudio.serving import load_model
+
+    cases = ((sg2, {"truncation_psi": 0.6, "truncation_cutoff": 4, "noise_mode": "none"}),
+             (sg3, {"truncation_psi": 0.8, "translate": (0.1, -0.2), "rotate": 20.0}))
+    for torch_model, options in cases:
+        onnx_model = load_model(style_registry, torch_model.entry, backend="onnx")
+        assert onnx_model.backend == "onnx" and onnx_model.info.options == torch_model.info.options
+        for first, second in zip(generate(onnx_model, seed=5, num_images=2, **options).images,
+                                 generate(torch_model, seed=5, num_images=2, **options).images, strict=True):
+            assert np.abs(_pixels(first) - _pixels(second)).max() <= 1
+    onnx_sg2 = load_model(style_registry, sg2.entry, backend="onnx")
+    fresh = [_pixels(generate(onnx_sg2, seed=5, noise_mode="random").images[0]) for _ in range(2)]
+    assert not np.array_equal(*fresh)  # the exported graph draws its own noise

@@ -38,6 +38,7 @@ TINY_LABELS = {
 def make_tiny_models(folder: Path) -> dict[str, Path]:
     """Checkpoints in the official layouts, small enough to run in milliseconds on a CPU."""
     import torch
+    from support import tiny_stylegan_pickle
 
     from ganstudio.models import stargan_v2
 
@@ -59,6 +60,9 @@ def make_tiny_models(folder: Path) -> dict[str, Path]:
     paths["tiny-stargan-v2"] = folder / "stargan_v2" / "100000_nets_ema.ckpt"
     paths["tiny-stargan-v2"].parent.mkdir(parents=True)
     torch.save(state, paths["tiny-stargan-v2"])
+    # NVlabs snapshot pickles, imported as a user would upload them
+    paths["tiny-stylegan2"] = tiny_stylegan_pickle(folder / "stylegan2" / "network-snapshot-000000.pkl")
+    paths["tiny-stylegan3"] = tiny_stylegan_pickle(folder / "stylegan3" / "network-snapshot-000000.pkl", "stylegan3")
     return paths
 
 

@@ -14,7 +14,7 @@ from ui.studio import REPO_ROOT, free_port
 
 UI_DIR = REPO_ROOT / "ganstudio" / "ui"
 TASK_ENDPOINTS = {
-    "/generate", "/random_seed", "/interpolate", "/translate", "/translate_sketch", "/edit_attributes", "/edit_domain",
+    "/generate", "/random_seed", "/style_mix", "/move_along_directions", "/interpolate", "/translate", "/translate_sketch", "/edit_attributes", "/edit_domain",
     "/domain_grid", "/stylize", "/style_previews", "/list_models", "/set_backend", "/import_model", "/export_onnx",
     "/finetune_start", "/finetune_status", "/finetune_jobs", "/finetune_cancel", "/finetune_resume",
 }

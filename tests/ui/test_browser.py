@@ -232,6 +232,23 @@ def test_finetune_trains_an_uploaded_set_and_its_model_appears_in_the_pickers(pa
     assert_not_blank(shown_images(page, "#generate-gallery")[0])
 
 
+def test_a_stylegan_shows_the_controls_its_model_info_names(page):
+    open_tab(page, "Generate")
+    pick(page, "generate-model", "tiny-stylegan3")
+    assert page.locator("#generate-psi").is_visible() and page.locator("#generate-rotate").is_visible()
+    assert not page.locator("#generate-truncation").is_visible()  # the latent models' threshold
+    assert not page.locator("#generate-noise").is_visible()  # StyleGAN3 has no noise inputs
+    pick(page, "generate-model", "tiny-stylegan2")
+    assert page.locator("#generate-noise").is_visible() and not page.locator("#generate-rotate").is_visible()
+    page.get_by_text("Style mixing: the rows' images").click()
+    page.get_by_role("button", name="Mix styles").click()
+    wait_for_info(page, "3×2 mixes")
+    assert shown_images(page, "#generate-mix")[0].size == (96 * 3, 128 * 3)  # 3 columns, 4 rows of 32 px, enlarged
+    screenshot(page, "style-mixing")
+    pick(page, "generate-model", "tiny-dcgan")
+    assert not page.locator("#generate-psi").is_visible() and page.locator("#generate-truncation").is_visible()
+
+
 def test_no_script_error_in_the_page(page):
     assert page.page_errors == []
 
