@@ -16,7 +16,7 @@ RUNTIMES = ("torch", "onnxruntime-gpu", "onnxruntime")
 
 
 def recipe(model: LoadedModel, task: str, **settings: Any) -> dict:
-    """Model (name, architecture, weights hash), task, its settings, backend, device and versions."""
+    """Model (name, architecture, weights hash), task, its settings (those that are set), backend, device and versions."""
     return {
         "app": "GAN Studio",
         "version": __version__,
@@ -26,7 +26,7 @@ def recipe(model: LoadedModel, task: str, **settings: Any) -> dict:
         "weights": model.fingerprint,
         "backend": model.backend,
         "device": model.device,
-        "settings": settings,
+        "settings": {name: value for name, value in settings.items() if value is not None},
         "runtime": _runtime_version(model.backend),
     }
 
