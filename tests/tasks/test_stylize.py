@@ -78,3 +78,10 @@ def test_fast_style_checkpoint_needs_no_style_argument_and_alpha_blends(registry
 def test_alpha_outside_zero_to_one_is_refused(registry, chelsea):
     with pytest.raises(GanStudioError, match="between 0 and 1"):
         stylize(registry.load("magenta-26-styles"), chelsea, style_index=0, alpha=1.5)
+
+
+@pytest.mark.parametrize("max_side", [10**9, float("nan"), 0, 1.5])
+def test_the_processing_size_is_bounded_whoever_calls(registry, chelsea, max_side):
+    # the UI's slider stops at 1024; a call through the API does not have to
+    with pytest.raises(GanStudioError, match="max_side must be a whole number from 8 to 2048"):
+        stylize(registry.load("magenta-26-styles"), chelsea, style_index=0, max_side=max_side)
