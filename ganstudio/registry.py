@@ -305,10 +305,11 @@ class Registry:
         """
         bundled = {entry.name for entry in read_manifest(self.weights_dir / "manifest.json")}
         if name in bundled:
-            raise GanStudioError(f"a model called '{name}' already exists (a built-in one). Choose another name with --name.")
+            raise GanStudioError(f"a model called '{name}' already exists: it is a built-in model. Choose another name with --name.")
         visitor = current_visitor()
         existing = next((entry for entry in read_manifest(self.user_manifest_path) if entry.name == name), None)
-        if existing is not None and visitor is not None and existing.owner != visitor:
+        reserved_by = {owner for reserved_name, owner in self.reserved() if reserved_name == name}
+        if visitor is not None and ((existing is not None and existing.owner != visitor) or reserved_by - {visitor}):
             raise GanStudioError(f"the name '{name}' is taken. Choose another name.")
         if existing is not None and not overwrite:
             raise GanStudioError(f"a model called '{name}' already exists. Choose another name with --name, "
