@@ -132,6 +132,11 @@ class Registry:
     def max_user_models(self) -> int:
         return self.policy.max_user_models
 
+    def visitor(self) -> str | None:
+        """Who the request being served is, for this studio: the visitor in a public one; nobody in particular
+        (None: every model is visible and models are shared) in a private one, or outside a request."""
+        return current_visitor() if self.policy.public else None
+
     def add_reservations(self, source: Reservations) -> None:
         """Count the (name, owner) pairs ``source`` returns as models already kept: queued fine-tuning jobs
         take a place under the model cap when they are queued, not when they finish."""
@@ -150,7 +155,7 @@ class Registry:
         """Every model the visitor may see, bundled first; user models with a bundled model's name are skipped."""
         bundled = read_manifest(self.weights_dir / "manifest.json")
         names = {entry.name for entry in bundled}
-        visitor = current_visitor()
+        visitor = self.visitor()
         user = [entry for entry in read_manifest(self.user_manifest_path)
                 if entry.name not in names and visible_to(entry.owner, visitor)]
         everything = bundled + user
@@ -290,7 +295,7 @@ class Registry:
                 entry = _copy_onnx(detected, staging, model_name)
             else:
                 entry = _save_as_safetensors(detected, staging, model_name)
-            entry = entry.with_updates(base_dir="", owner=current_visitor() or "",
+            entry = entry.with_updates(base_dir="", owner=self.visitor() or "",
                                        source=_shorten(source) if source is not None else entry.source)
             return self.register(entry, files_from=staging, overwrite=overwrite)
         finally:
@@ -306,7 +311,7 @@ class Registry:
         bundled = {entry.name for entry in read_manifest(self.weights_dir / "manifest.json")}
         if name in bundled:
             raise GanStudioError(f"a model called '{name}' already exists: it is a built-in model. Choose another name with --name.")
-        visitor = current_visitor()
+        visitor = self.visitor()
         existing = next((entry for entry in read_manifest(self.user_manifest_path) if entry.name == name), None)
         reserved_by = {owner for reserved_name, owner in self.reserved() if reserved_name == name}
         if visitor is not None and ((existing is not None and existing.owner != visitor) or reserved_by - {visitor}):
@@ -322,7 +327,7 @@ class Registry:
         Raises:
             LimitError: a limit is reached; the message says how to make room.
         """
-        visitor = current_visitor()
+        visitor = self.visitor()
         owners = {entry.name: entry.owner for entry in read_manifest(self.user_manifest_path)}
         for reserved_name, owner in self.reserved():
             owners.setdefault(reserved_name, owner)
@@ -369,13 +374,13 @@ class Registry:
 
     def remove(self, name: str) -> None:
         """Delete a user model (bundled models cannot be removed; a visitor removes only their own)."""
-        visitor = current_visitor()
+        visitor = self.visitor()
         with file_lock(self.user_manifest_path):
             user_entries = read_manifest(self.user_manifest_path)
             removable = {e.name for e in user_entries if visitor is None or e.owner == visitor}
             if name not in removable:
-                raise ModelNotFoundError(f"'{_shorten(name)}' is not a model of yours; only models you imported "
-                                         "or fine-tuned can be removed.")
+                raise ModelNotFoundError(f"'{_shorten(name)}' is not one of your models; only imported or fine-tuned "
+                                         "models can be removed, by whoever imported or trained them.")
             write_manifest(self.user_manifest_path, [e for e in user_entries if e.name != name])
         shutil.rmtree(self.user_dir / "models" / name, ignore_errors=True)
         self._forget(name)

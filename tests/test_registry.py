@@ -309,9 +309,9 @@ def test_a_visitor_sees_the_shared_models_and_their_own_only(tmp_path, tiny_dcga
         assert "alices" not in registry.names() and "shared" in registry.names()
         with pytest.raises(ModelNotFoundError, match="not found"):
             registry.get("alices")
-        with pytest.raises(ModelNotFoundError, match="not a model of yours"):
+        with pytest.raises(ModelNotFoundError, match="not one of your models"):
             registry.remove("alices")
-        with pytest.raises(ModelNotFoundError, match="not a model of yours"):
+        with pytest.raises(ModelNotFoundError, match="not one of your models"):
             registry.remove("shared")
         with pytest.raises(GanStudioError, match="the name 'alices' is taken"):
             registry.import_model(tiny_dcgan, name="alices", overwrite=True)

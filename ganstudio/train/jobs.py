@@ -40,7 +40,6 @@ from pathlib import Path
 from ganstudio.errors import GanStudioError, LimitError
 from ganstudio.files import write_text_atomically
 from ganstudio.manifest import ModelEntry
-from ganstudio.policy import current_visitor
 from ganstudio.registry import Registry, safe_name
 
 logger = logging.getLogger(__name__)
@@ -153,7 +152,7 @@ class JobManager:
         from ganstudio.train.uploads import check_disk_space, save_training_set
 
         name = safe_name(name)
-        owner = current_visitor() or ""
+        owner = self.registry.visitor() or ""
         if device not in ("auto", "cuda", "cpu"):
             raise GanStudioError(f"device {device!r} is not one of auto, cuda, cpu.")
         data_bytes = sum(getattr(array, "nbytes", 0) for array in data.values())
@@ -163,7 +162,7 @@ class JobManager:
             self._check_quota(everything, owner)
             active = [job for job in everything if job.name == name and job.state in ACTIVE]
             if active:
-                mine = active[0].owner == owner or current_visitor() is None
+                mine = active[0].owner == owner or self.registry.visitor() is None
                 raise GanStudioError(f"job {active[0].id} will already register '{name}'; choose another name or cancel it."
                                      if mine else f"the name '{name}' is taken. Choose another name.")
             self.registry.check_name_free(name, overwrite=overwrite)
@@ -200,7 +199,7 @@ class JobManager:
         if policy.max_active_jobs and len(active) >= policy.max_active_jobs:
             raise LimitError(f"{len(active)} fine-tuning jobs are queued or running, as many as this studio takes. "
                              "Try again when one has finished.")
-        if current_visitor() is None:
+        if self.registry.visitor() is None:
             return
         mine = [job for job in everything if job.owner == owner]
         if policy.max_active_jobs_per_visitor and sum(job.state in ACTIVE for job in mine) >= policy.max_active_jobs_per_visitor:
@@ -254,9 +253,14 @@ class JobManager:
             raise GanStudioError(f"{str(job_id)[:40]!r} is not a job id (like 20261123-160501-ab12cd34). "
                                  "Run `python -m ganstudio jobs`.")
         status = self._read_status(job_id)
-        if status is None or not _owned_by_visitor(status):
+        if status is None or not self._owned_by_visitor(status):
             raise GanStudioError(f"no job {job_id!r}. Run `python -m ganstudio jobs` to list them.")
         return status
+
+    def _owned_by_visitor(self, status: JobStatus) -> bool:
+        """Jobs are a visitor's own: unlike models, there are no shared ones to show to others."""
+        visitor = self.registry.visitor()
+        return visitor is None or status.owner == visitor
 
     def _read_status(self, job_id: str) -> JobStatus | None:
         path = self.root / job_id / "status.json"
@@ -266,7 +270,7 @@ class JobManager:
 
     def jobs(self) -> list[JobStatus]:
         """The visitor's jobs (every job, outside a request), oldest first."""
-        return [status for status in self._all_jobs() if _owned_by_visitor(status)]
+        return [status for status in self._all_jobs() if self._owned_by_visitor(status)]
 
     def _all_jobs(self) -> list[JobStatus]:
         found = []
@@ -435,12 +439,6 @@ class JobManager:
         status.message = f"stopped when the app stopped; resume to continue from step {checkpoint_step(self.root / status.id)}"
         status.pid = None
         self._save(status)
-
-
-def _owned_by_visitor(status: JobStatus) -> bool:
-    """Jobs are a visitor's own: unlike models, there are no shared ones to show to others."""
-    visitor = current_visitor()
-    return visitor is None or status.owner == visitor
 
 
 def _try_lock(path: Path):

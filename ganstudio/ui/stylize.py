@@ -80,6 +80,7 @@ def build_tab(registry: Registry, backends: gr.State) -> dict[str, gr.components
         folder = common.output_folder()
         return [(common.save_png(picture, folder, f"style{index}"), index) for picture, index in previews[key]]
 
+    @common.as_visitor
     def previews_on_change(model_name: str, backends: dict, progress=gr.Progress()):
         """The built-in styles, as soon as a multi-style model is picked."""
         if _styles(registry, common.find_entry(registry, model_name, "stylize")) == 0:

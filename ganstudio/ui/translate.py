@@ -11,7 +11,6 @@ from ganstudio.manifest import ModelEntry
 from ganstudio.registry import Registry
 from ganstudio.tasks.translate import translate
 from ganstudio.ui import common
-from ganstudio.ui.components import SketchInput
 from ganstudio.ui.examples import example
 
 DIRECTIONS = [("A → B", "AtoB"), ("B → A", "BtoA")]
@@ -33,7 +32,7 @@ def build_tab(registry: Registry, backends: gr.State) -> dict[str, gr.components
                     image = common.image_input("Input image (upload, paste or webcam)", height=300, elem_id="translate-image")
                     run = gr.Button("Translate", variant="primary")
                 with gr.Tab("Sketch", id="sketch"):
-                    sketch = SketchInput(label="Sketch", type="pil", image_mode="RGBA",
+                    sketch = common.sketch_input("Sketch", type="pil", image_mode="RGBA",
                                           canvas_size=(256, 256), fixed_canvas=True, height=320,
                                           brush=gr.Brush(default_size=14, colors=["#000000", "#404040"],
                                                          default_color="#000000", color_mode="fixed"),
