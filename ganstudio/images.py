@@ -243,9 +243,15 @@ def resize_image(image: Image.Image, size: tuple[int, int]) -> Image.Image:
 
 def save_animation(frames: Sequence[Image.Image], path: str | os.PathLike, *, duration_ms: int = 100,
                    bounce: bool = True) -> Path:
-    """Write frames as an animated GIF that plays forward then back (``bounce``) and loops."""
+    """Write frames as an animated GIF that plays forward then back (``bounce``) and loops.
+
+    Raises:
+        ImageError: no frames, or a frame duration outside 10 ms..10 s.
+    """
     if not frames:
         raise ImageError("no frames to animate.")
+    if isinstance(duration_ms, bool) or not isinstance(duration_ms, (int, np.integer)) or not 10 <= duration_ms <= 10_000:
+        raise ImageError(f"a frame lasts 10 to 10000 ms, not {str(duration_ms)[:40]}.")
     sequence = list(frames) + (list(frames[-2:0:-1]) if bounce else [])
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)

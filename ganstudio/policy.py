@@ -7,9 +7,10 @@ size-checked before downloading, only ONNX files this studio exported are run, f
 job and per visitor, and imported and fine-tuned models belong to the visitor who made them.
 
 Who is asking is the *visitor*: an opaque owner id the web UI sets for the duration of one request
-(``visiting``). Code that runs outside a request (the CLI, the job scheduler, tests) has no visitor
-and sees everything; a visitor sees the built-in and shared models (those without an owner) and their
-own.
+(``visiting``). In a public studio a visitor sees the built-in and shared models (those without an
+owner) and their own, and their own jobs only. Code that runs outside a request (the CLI, the job
+scheduler, tests) has no visitor and sees everything; a private studio ignores visitors (everything
+is shared, as on your own machine).
 """
 
 from __future__ import annotations
@@ -39,7 +40,6 @@ class Policy:
         foreign_onnx: ONNX files from elsewhere (uploads, the Hub) may be imported. A crafted graph can ask
             ONNX Runtime for any amount of memory, so a public studio runs only the exports it made itself.
         export_budget_bytes: disk for ONNX exports; the least recently used ones are removed beyond it.
-        output_budget_bytes: disk for results waiting to be downloaded (an hour at most).
         max_steps, max_image_size, max_batch_size: the largest fine-tuning job.
         max_training_images: images per training set (each set of a pair counted apart).
         max_training_bytes: the decoded training set of one job (float32 arrays).
@@ -56,7 +56,6 @@ class Policy:
     hub_timeout_s: float = 10.0
     foreign_onnx: bool = True
     export_budget_bytes: int = 0
-    output_budget_bytes: int = 0
     max_steps: int = 100_000
     max_image_size: int = 1024
     max_batch_size: int = 512
@@ -76,7 +75,7 @@ class Policy:
         """A studio anyone may call: bounded downloads, jobs and disk; models and jobs per visitor."""
         values = dict(
             public=True, max_user_models=20, max_models_per_visitor=3, hub_folders=False, hub_max_bytes=512 * MiB,
-            hub_timeout_s=5.0, foreign_onnx=False, export_budget_bytes=1 * GiB, output_budget_bytes=512 * MiB,
+            hub_timeout_s=5.0, foreign_onnx=False, export_budget_bytes=1 * GiB,
             max_steps=2000, max_image_size=128, max_batch_size=32, max_training_images=1000,
             max_training_bytes=256 * MiB, max_active_jobs=4, max_active_jobs_per_visitor=1, max_jobs_per_visitor=5,
         )

@@ -206,3 +206,10 @@ def test_previews_are_enlarged_within_a_bound():
     assert images.enlarge_for_display(Image.new("RGB", (32, 32)), min_side=256).size == (256, 256)
     assert images.enlarge_for_display(Image.new("RGB", (400, 20)), min_side=256).size == (2000, 100)
     assert images.enlarge_for_display(Image.new("RGB", (2048, 8)), min_side=256).size == (2048, 8)
+
+
+def test_an_animation_frame_lasts_a_bounded_time(tmp_path):
+    frames = [Image.new("RGB", (8, 8))] * 2
+    for duration in (0, 10**9, 1.5):
+        with pytest.raises(ImageError, match="a frame lasts 10 to 10000 ms"):
+            images.save_animation(frames, tmp_path / "walk.gif", duration_ms=duration)

@@ -339,3 +339,12 @@ def test_an_overlong_name_is_refused_without_echoing_it(registry, tiny_dcgan):
     with pytest.raises(GanStudioError) as raised:
         registry.import_model(tiny_dcgan, name="x" * 100_000)
     assert len(str(raised.value)) < 200
+
+
+def test_onnx_exports_are_kept_within_their_disk_budget(tmp_path, tiny_dcgan):
+    registry = Registry(user_dir=tmp_path / "user", policy=Policy.local(export_budget_bytes=1))
+    for name in ("first", "second"):
+        registry.import_model(tiny_dcgan, name=name)
+        load_model(registry, name, backend="onnx")
+    assert sorted(path.name for path in (registry.user_dir / "onnx").iterdir()) == ["second"]  # the latest stays
+    assert load_model(registry, "first", backend="onnx").backend == "onnx"  # exported again when asked again
