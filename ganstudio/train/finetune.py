@@ -123,15 +123,29 @@ def _within_limit(name: str, value: float, highest: int, policy: Policy) -> int:
 
 
 def _discriminator_config(paths: list[str]) -> dict | None:
-    """The ``disc`` options recorded in exported discriminators (None when there are none)."""
+    """The ``disc`` options recorded in exported discriminators (None when there are none).
+
+    Raises:
+        GanStudioError: the recorded options are not small whole numbers and flags (a file's metadata sizes
+            the network that is built from it).
+    """
     import json
 
     from ganstudio.checkpoints import read_safetensors_metadata
 
     for path in paths:
-        recorded = json.loads(read_safetensors_metadata(path).get("config", "{}"))
-        if "disc" in recorded:
-            return dict(recorded["disc"])
+        try:
+            recorded = json.loads(read_safetensors_metadata(path).get("config", "{}"))
+        except ValueError:
+            recorded = {}
+        disc = recorded.get("disc") if isinstance(recorded, dict) else None
+        if isinstance(disc, dict):
+            if not all(isinstance(key, str) and (isinstance(value, (bool, str)) and len(str(value)) <= 40
+                                                 or isinstance(value, int) and 0 <= value <= 4096)
+                       for key, value in disc.items()):
+                raise GanStudioError(f"the discriminator's recorded options are not valid ({str(disc)[:80]}); "
+                                     "fine-tune without FreezeD, or from a fresh model.")
+            return dict(disc)
     return None
 
 
