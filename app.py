@@ -3,6 +3,7 @@
 import argparse
 import os
 
+from ganstudio.policy import Policy
 from ganstudio.registry import Registry
 from ganstudio.ui import DEFAULT_CONCURRENCY, QUEUE_SIZE, build_app, launch_options
 
@@ -12,9 +13,13 @@ parser.add_argument("--host", default=os.environ.get("GRADIO_SERVER_NAME") or ("
 parser.add_argument("--port", type=int, default=int(os.environ.get("GRADIO_SERVER_PORT", "7860")))
 parser.add_argument("--share", action="store_true", help="also serve through a temporary public *.gradio.live link")
 parser.add_argument("--concurrency", type=int, default=DEFAULT_CONCURRENCY, help="networks running at once (all users)")
+mode = parser.add_mutually_exclusive_group()
+mode.add_argument("--public", action="store_true", default=None, help="strangers can call it: quotas, models per visitor "
+                  "(the default in a Hugging Face Space, or with GANSTUDIO_PUBLIC=1)")
+mode.add_argument("--private", dest="public", action="store_false", help="your own machine: every feature, no quotas")
 args = parser.parse_args()
 
-# A public Space lets anyone import and fine-tune: keep at most 20 user models there unless told otherwise.
-max_user_models = int(os.environ.get("GANSTUDIO_MAX_USER_MODELS", "20" if in_space else "0"))
-app = build_app(Registry(max_user_models=max_user_models)).queue(default_concurrency_limit=args.concurrency, max_size=QUEUE_SIZE)
+policy = Policy.from_environment(public=args.public)
+print(f"GAN Studio, {policy.describe()}", flush=True)
+app = build_app(Registry(policy=policy)).queue(default_concurrency_limit=args.concurrency, max_size=QUEUE_SIZE)
 app.launch(server_name=args.host, server_port=args.port, share=args.share, max_file_size="50mb", **launch_options())

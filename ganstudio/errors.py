@@ -41,3 +41,11 @@ class DataError(GanStudioError, RuntimeError):
 
 class IntegrityError(DataError, ValueError):
     """A downloaded file whose hash is not the one pinned in the code."""
+
+
+class UnsafePathError(GanStudioError, ValueError):
+    """An address or description naming a file outside where it may point, or something that is not a plain file."""
+
+
+class LimitError(GanStudioError, ValueError):
+    """A request over one of the studio's limits (a quota, a size, a count); the message says which and what to do."""

@@ -11,11 +11,13 @@ from __future__ import annotations
 import json
 import os
 import warnings
+import zipfile
 from pathlib import Path
 
 import numpy as np
 
 from ganstudio.errors import BackendError
+from ganstudio.files import atomic_path
 from ganstudio.manifest import ModelEntry
 from ganstudio.registry import LoadedModel, read_model_json
 
@@ -126,3 +128,25 @@ def _write_metadata(path: Path, entry: ModelEntry, *, network: str) -> None:
     prop.key, prop.value = "ganstudio", json.dumps(description)
     onnx.save(proto, str(path))
 
+
+
+def export_archive(entry: ModelEntry) -> Path:
+    """One zip of an export's files and its model.json, made once beside them and reused while it is current.
+
+    Its bytes depend only on the files (fixed entry times, sorted names), so handing it out again costs no
+    disk anywhere: neither here nor in a web server's content-addressed cache.
+    """
+    folder = Path(entry.base_dir)
+    archive = folder / f"{entry.name}.zip"
+    members = sorted({"model.json", *entry.files.values()})
+    newest = max((folder / name).stat().st_mtime for name in members)
+    if archive.is_file() and archive.stat().st_mtime >= newest:
+        return archive
+    with atomic_path(archive) as tmp, zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as bundle:
+        for name in members:
+            info = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
+            info.compress_type = zipfile.ZIP_DEFLATED
+            with open(folder / name, "rb") as source, bundle.open(info, "w") as target:
+                while chunk := source.read(1 << 20):
+                    target.write(chunk)
+    return archive

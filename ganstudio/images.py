@@ -22,6 +22,11 @@ from ganstudio.errors import ImageError
 DEFAULT_MAX_PIXELS = 64_000_000
 MIN_SIDE = 8
 DEFAULT_MAX_SIDE = 1024
+MAX_WORK_SIDE = 2048  # the largest ``max_side`` a task accepts: the side images are processed at
+# A panorama is rarely wider than 1:10; a 20000x8 strip is no photo, and enlarging its 8 px side for
+# display would make a 640000 px wide preview.
+MAX_ASPECT = 20
+DISPLAY_MAX_SIDE = 2048  # previews are enlarged up to this, never beyond
 
 ImageSource = str | os.PathLike | bytes | Image.Image | np.ndarray
 
@@ -55,7 +60,20 @@ def open_image(source: ImageSource, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> 
             raise ImageError(f"image '{name}' is too large to open safely (over {max_pixels:,} pixels).") from None
         except (UnidentifiedImageError, OSError, ValueError) as exc:
             raise ImageError(f"'{name}' is not an image this app can read ({exc}). Use a PNG, JPEG or WebP file.") from None
-    width, height = image.size
+    check_image_size(*image.size, name=name, max_pixels=max_pixels)
+    try:
+        image = ImageOps.exif_transpose(image)
+        return _to_rgb8(image)
+    except (OSError, ValueError, SyntaxError) as exc:
+        raise ImageError(f"image '{name}' is damaged or truncated ({exc}). Save it again and retry.") from None
+
+
+def check_image_size(width: int, height: int, *, name: str = "the image", max_pixels: int = DEFAULT_MAX_PIXELS) -> None:
+    """Refuse sizes no picture has: over ``max_pixels``, a side under MIN_SIDE, or longer than MAX_ASPECT times wide.
+
+    Raises:
+        ImageError: the size is out of bounds; the message says which bound.
+    """
     if width * height > max_pixels:
         raise ImageError(
             f"image '{name}' is {width}x{height} ({width * height / 1e6:.0f} MP), over the limit of "
@@ -63,11 +81,31 @@ def open_image(source: ImageSource, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> 
         )
     if min(width, height) < MIN_SIDE:
         raise ImageError(f"image '{name}' is {width}x{height}; both sides need at least {MIN_SIDE} pixels.")
+    if max(width, height) > MAX_ASPECT * min(width, height):
+        raise ImageError(f"image '{name}' is {width}x{height}, more than {MAX_ASPECT} times longer than it is wide. "
+                         "Crop it to a less elongated picture.")
+
+
+def read_image_size(source: str | os.PathLike | bytes, *, name: str = "the image",
+                    max_pixels: int = DEFAULT_MAX_PIXELS) -> tuple[int, int]:
+    """The size of an encoded image from its header, checked like ``open_image`` checks it; no pixel is decoded.
+
+    For inputs that something else decodes (Gradio's image editor decodes every layer it is sent).
+
+    Raises:
+        ImageError: not an image, or its size is out of bounds.
+    """
     try:
-        image = ImageOps.exif_transpose(image)
-        return _to_rgb8(image)
-    except (OSError, ValueError, SyntaxError) as exc:
-        raise ImageError(f"image '{name}' is damaged or truncated ({exc}). Save it again and retry.") from None
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(source) if isinstance(source, bytes) else source) as image:
+                size = image.size
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise ImageError(f"image '{name}' is too large to open safely (over {max_pixels:,} pixels).") from None
+    except (UnidentifiedImageError, OSError, ValueError):
+        raise ImageError(f"'{name}' is not an image this app can read. Use a PNG, JPEG or WebP file.") from None
+    check_image_size(*size, name=name, max_pixels=max_pixels)
+    return size
 
 
 def _describe(source: ImageSource) -> str:
@@ -210,9 +248,15 @@ def resize_image(image: Image.Image, size: tuple[int, int]) -> Image.Image:
 
 def save_animation(frames: Sequence[Image.Image], path: str | os.PathLike, *, duration_ms: int = 100,
                    bounce: bool = True) -> Path:
-    """Write frames as an animated GIF that plays forward then back (``bounce``) and loops."""
+    """Write frames as an animated GIF that plays forward then back (``bounce``) and loops.
+
+    Raises:
+        ImageError: no frames, or a frame duration outside 10 ms..10 s.
+    """
     if not frames:
         raise ImageError("no frames to animate.")
+    if isinstance(duration_ms, bool) or not isinstance(duration_ms, (int, np.integer)) or not 10 <= duration_ms <= 10_000:
+        raise ImageError(f"a frame lasts 10 to 10000 ms, not {str(duration_ms)[:40]}.")
     sequence = list(frames) + (list(frames[-2:0:-1]) if bounce else [])
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -360,13 +404,14 @@ def pad_reflect(array: np.ndarray, *, height: int, width: int, channels_last: bo
     return np.pad(array, pad, mode="reflect") if any(p[1] for p in pad) else array
 
 
-def enlarge_for_display(image: Image.Image, *, min_side: int = 256) -> Image.Image:
-    """Scale a small image up by a whole factor until its shorter side reaches ``min_side``.
+def enlarge_for_display(image: Image.Image, *, min_side: int = 256, max_side: int = DISPLAY_MAX_SIDE) -> Image.Image:
+    """Scale a small image up by a whole factor until its shorter side reaches ``min_side``, its longer side
+    staying within ``max_side``.
 
     Nearest neighbour, so a 32x32 digit shows crisp pixels instead of a blur. Images that are
     already large enough come back unchanged; downloads should offer the original.
     """
-    factor = -(-min_side // max(1, min(image.size)))
+    factor = min(-(-min_side // max(1, min(image.size))), max_side // max(1, max(image.size)))
     if factor <= 1:
         return image
     return image.resize((image.width * factor, image.height * factor), Image.NEAREST)

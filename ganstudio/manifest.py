@@ -17,6 +17,12 @@ from ganstudio.files import write_text_atomically
 
 FORMATS = ("pytorch", "safetensors", "onnx")
 TASKS = ("generate", "translate", "edit", "stylize")
+# An entry can come from a file someone else wrote (a model.json, an ONNX file's metadata): its fields are
+# checked for type and size before anything uses them.
+MAX_NAME_CHARS = 100
+MAX_TEXT_CHARS = 2000
+MAX_FILES = 16
+MAX_LABELS = 100_000
 
 
 @dataclass(frozen=True)
@@ -35,6 +41,9 @@ class ModelEntry:
     ``training_files`` holds networks that only training uses (the discriminators, by the trainer's
     network name: "D", "D_A"/"D_B", "discriminator"); inference never loads them, and a fine-tune
     starts from them.
+
+    ``owner`` is the visitor a public studio made the model for ("" = shared: built-in, imported on the
+    command line or in a private studio); see ``ganstudio.policy``.
     """
 
     name: str
@@ -51,6 +60,7 @@ class ModelEntry:
     training_files: dict[str, str] = field(default_factory=dict)  # discriminators by network name, for fine-tuning
     info: dict = field(default_factory=dict)  # an ONNX export's ModelInfo, so it runs without its PyTorch family
     examples: tuple[str, ...] = ()  # example inputs the model was made for (names in ganstudio.ui.examples)
+    owner: str = ""
     base_dir: str = field(default="", compare=False)
 
     def to_json(self) -> dict:
@@ -63,13 +73,25 @@ class ModelEntry:
 
     @classmethod
     def from_json(cls, data: dict, *, base_dir: str | os.PathLike = "") -> ModelEntry:
+        """An entry from its JSON form, every field checked for type and size.
+
+        Raises:
+            CheckpointError: a missing field, or one of the wrong type or size.
+        """
+        if not isinstance(data, dict):
+            raise CheckpointError("a manifest entry must be a JSON object.")
         known = {f.name for f in fields(cls)} - {"base_dir"}
         missing = {"name", "arch", "tasks", "format", "files"} - set(data)
+        name = data.get("name")
+        shown = repr(name[:MAX_NAME_CHARS]) if isinstance(name, str) else "?"
         if missing:
-            raise CheckpointError(f"manifest entry {data.get('name', '?')!r} lacks {', '.join(sorted(missing))}.")
+            raise CheckpointError(f"manifest entry {shown} lacks {', '.join(sorted(missing))}.")
         if data["format"] not in FORMATS:
-            raise CheckpointError(f"manifest entry {data['name']!r}: format must be one of {', '.join(FORMATS)}.")
+            raise CheckpointError(f"manifest entry {shown}: format must be one of {', '.join(FORMATS)}.")
         values = {k: v for k, v in data.items() if k in known}
+        problem = _check_fields(values)
+        if problem:
+            raise CheckpointError(f"manifest entry {shown}: {problem}. The description may be damaged or forged.")
         values["tasks"] = tuple(values["tasks"])
         values["labels"] = tuple(values.get("labels", ()))
         values["examples"] = tuple(values.get("examples", ()))
@@ -77,6 +99,35 @@ class ModelEntry:
 
     def with_updates(self, **changes) -> ModelEntry:
         return replace(self, **changes)
+
+
+def _check_fields(values: dict) -> str:
+    """What is wrong with an entry's fields ("" when nothing is)."""
+    for key in ("name", "arch"):
+        if not isinstance(values[key], str) or not 0 < len(values[key]) <= MAX_NAME_CHARS:
+            return f"{key} must be text of 1 to {MAX_NAME_CHARS} characters"
+    for key in ("source", "description", "owner"):
+        if not isinstance(values.get(key, ""), str) or len(values.get(key, "")) > MAX_TEXT_CHARS:
+            return f"{key} must be text of at most {MAX_TEXT_CHARS} characters"
+    tasks = values["tasks"]
+    if not isinstance(tasks, (list, tuple)) or any(task not in TASKS for task in tasks):
+        return f"tasks must be a list of {', '.join(TASKS)}"
+    for key in ("files", "training_files"):
+        files = values.get(key, {})
+        if not isinstance(files, dict) or len(files) > MAX_FILES or not all(
+                isinstance(k, str) and isinstance(v, str) and 0 < len(k) <= MAX_NAME_CHARS and 0 < len(v) <= MAX_TEXT_CHARS
+                for k, v in files.items()):
+            return f"{key} must map at most {MAX_FILES} network names to file names"
+    if not values["files"]:
+        return "files names no file"
+    labels = values.get("labels", ())
+    if not isinstance(labels, (list, tuple)) or len(labels) > MAX_LABELS or not all(
+            isinstance(label, str) and len(label) <= MAX_TEXT_CHARS for label in labels):
+        return f"labels must be a list of at most {MAX_LABELS} names"
+    for key in ("config", "preprocessing", "metrics", "info"):
+        if not isinstance(values.get(key, {}), dict):
+            return f"{key} must be a JSON object"
+    return ""
 
 
 def read_manifest(path: str | os.PathLike) -> list[ModelEntry]:

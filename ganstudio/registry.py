@@ -8,6 +8,11 @@ Sources a model can come from:
 
 Loading is lazy and cached: a model is read once per backend and device, and at most
 ``max_loaded`` stay in memory (least recently used goes first).
+
+Addresses and descriptions may come from strangers (a public studio, ``ganstudio.policy``): an ``hf://``
+path is proven to stay inside its snapshot, a ``model.json`` may name only files in its own folder, and
+only regular files of a bounded size are read or copied. User models carry their owner; a visitor sees
+the built-in and shared ones and their own, and may replace or remove only their own.
 """
 
 from __future__ import annotations
@@ -23,21 +28,25 @@ import re
 import shutil
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from types import ModuleType
 
 from ganstudio.errors import (
     BackendError,
     CheckpointError,
     GanStudioError,
+    LimitError,
     ModelNotFoundError,
+    UnsafePathError,
     WrongTaskError,
 )
-from ganstudio.files import file_lock
+from ganstudio.files import check_regular_file, copy_regular_file, file_lock, is_inside
 from ganstudio.manifest import ModelEntry, read_manifest, write_manifest
 from ganstudio.models import ARCHITECTURES, get_architecture
 from ganstudio.models.spec import ModelInfo
+from ganstudio.policy import Policy, current_visitor, visible_to
 from ganstudio.runtime import Device, Network
 
 logger = logging.getLogger(__name__)
@@ -45,8 +54,9 @@ logger = logging.getLogger(__name__)
 PACKAGE_ROOT = Path(__file__).resolve().parent
 DEFAULT_WEIGHTS_DIR = Path(os.environ.get("GANSTUDIO_WEIGHTS", PACKAGE_ROOT.parent / "weights"))
 DEFAULT_MAX_LOADED = int(os.environ.get("GANSTUDIO_MAX_LOADED_MODELS", "4"))
-# How many imported and fine-tuned models a studio keeps (0: no limit); a public Space sets one.
-DEFAULT_MAX_USER_MODELS = int(os.environ.get("GANSTUDIO_MAX_USER_MODELS", "0"))
+MAX_MODEL_JSON_BYTES = 1 << 20  # a model.json is a few kB; a larger one is not read
+# Reservations: (name, owner) of models that will be registered later (queued fine-tuning jobs).
+Reservations = Callable[[], list[tuple[str, str]]]
 
 def default_user_dir() -> Path:
     """Where imported and fine-tuned models live: ``$GANSTUDIO_HOME`` or ``~/.cache/ganstudio``."""
@@ -103,17 +113,44 @@ class LoadedModel:
 
 
 class Registry:
-    """Bundled and user models, resolved by name, path or address, loaded on demand."""
+    """Bundled and user models, resolved by name, path or address, loaded on demand.
+
+    ``policy`` is what the studio allows (default: from the environment, ``Policy.from_environment``);
+    ``max_user_models`` overrides its model cap. Listing, getting, replacing and removing models answer
+    to the visitor of the request being served (``ganstudio.policy.visiting``); outside a request, to nobody
+    in particular (everything is visible).
+    """
 
     def __init__(self, weights_dir: str | os.PathLike | None = None, user_dir: str | os.PathLike | None = None,
-                 *, max_loaded: int = DEFAULT_MAX_LOADED, max_user_models: int = DEFAULT_MAX_USER_MODELS):
+                 *, max_loaded: int = DEFAULT_MAX_LOADED, max_user_models: int | None = None,
+                 policy: Policy | None = None):
         self.weights_dir = Path(weights_dir) if weights_dir else DEFAULT_WEIGHTS_DIR
         self.user_dir = Path(user_dir) if user_dir else default_user_dir()
         self.max_loaded = max(1, max_loaded)
-        self.max_user_models = max(0, max_user_models)
+        self.policy = policy or Policy.from_environment()
+        if max_user_models is not None:
+            self.policy = dataclasses.replace(self.policy, max_user_models=max(0, max_user_models))
         self._loaded: OrderedDict[tuple, LoadedModel] = OrderedDict()
         self._model_locks: dict[tuple, threading.Lock] = {}
         self._lock = threading.Lock()
+        self._reservations: list[Reservations] = []
+
+    @property
+    def max_user_models(self) -> int:
+        return self.policy.max_user_models
+
+    def visitor(self) -> str | None:
+        """Who the request being served is, for this studio: the visitor in a public one; nobody in particular
+        (None: every model is visible and models are shared) in a private one, or outside a request."""
+        return current_visitor() if self.policy.public else None
+
+    def add_reservations(self, source: Reservations) -> None:
+        """Count the (name, owner) pairs ``source`` returns as models already kept: queued fine-tuning jobs
+        take a place under the model cap when they are queued, not when they finish."""
+        self._reservations.append(source)
+
+    def reserved(self) -> list[tuple[str, str]]:
+        return [pair for source in self._reservations for pair in source()]
 
     # -- listing ---------------------------------------------------------------
 
@@ -122,10 +159,12 @@ class Registry:
         return self.user_dir / "manifest.json"
 
     def entries(self, task: str | None = None) -> list[ModelEntry]:
-        """Every known model, bundled first; user models with a bundled model's name are skipped."""
+        """Every model the visitor may see, bundled first; user models with a bundled model's name are skipped."""
         bundled = read_manifest(self.weights_dir / "manifest.json")
         names = {entry.name for entry in bundled}
-        user = [entry for entry in read_manifest(self.user_manifest_path) if entry.name not in names]
+        visitor = self.visitor()
+        user = [entry for entry in read_manifest(self.user_manifest_path)
+                if entry.name not in names and visible_to(entry.owner, visitor)]
         everything = bundled + user
         return [entry for entry in everything if task is None or task in entry.tasks]
 
@@ -160,7 +199,7 @@ class Registry:
             return spec
         text = str(spec)
         if text.startswith("hf://"):
-            return detect_model(resolve_source(text), source=text)
+            return detect_model(resolve_source(text, policy=self.policy), source=text)
         if text.startswith("package://"):
             return detect_model(resolve_source(text), source=text)
         names = {entry.name: entry for entry in self.entries()}
@@ -232,46 +271,103 @@ class Registry:
 
     # -- importing -------------------------------------------------------------
 
-    def import_model(self, path: str | os.PathLike, *, name: str | None = None, overwrite: bool = False) -> ModelEntry:
-        """Copy a checkpoint (file, folder or hf:// address) into the user folder as safetensors and register it.
+    def import_model(self, path: str | os.PathLike, *, name: str | None = None, overwrite: bool = False,
+                     source: str | None = None) -> ModelEntry:
+        """Copy a checkpoint (file, folder or hf:// address) into the user folder as safetensors and register it,
+        as the visitor's own model (shared when there is no visitor).
+
+        ``source`` is what the model's origin is recorded as (default: the path or address).
 
         Raises:
-            CheckpointError: the checkpoint cannot be read or does not fit its architecture.
-            GanStudioError: the name is taken (pass ``overwrite=True`` to replace a user model).
+            CheckpointError: the checkpoint cannot be read or does not fit its architecture, or it is an ONNX
+                file from elsewhere and the policy runs only this studio's own exports.
+            GanStudioError: the name is taken (pass ``overwrite=True`` to replace a user model of your own).
+            LimitError: the studio (or the visitor) keeps as many models as it may.
         """
+        if name is not None and len(name) > MAX_NAME_CHARS:
+            raise GanStudioError(f"a model name has at most {MAX_NAME_CHARS} characters; choose a shorter one.")
         detected = self.resolve(str(path))
-        model_name = safe_name(name or detected.name)
-        existing = {entry.name: entry for entry in self.entries()}
-        bundled = {entry.name for entry in read_manifest(self.weights_dir / "manifest.json")}
-        if model_name in bundled or (model_name in existing and not overwrite):
-            raise GanStudioError(
-                f"a model called '{model_name}' already exists. Choose another name with --name"
-                + ("" if model_name in bundled else ", or replace it with --overwrite") + "."
+        if detected.format == "onnx" and not self.policy.foreign_onnx:
+            raise CheckpointError(
+                "this public studio runs only the ONNX files it exported itself (a crafted ONNX graph can ask for "
+                "any amount of memory). Import the PyTorch checkpoint instead; the Models tab exports it to ONNX here."
             )
+        model_name = safe_name(name or detected.name)
+        self.check_name_free(model_name, overwrite=overwrite)
         self.check_room_for(model_name)
-        folder = self.user_dir / "models" / model_name
-        if detected.format == "onnx":
-            entry = _copy_onnx(detected, folder, model_name)
-        else:
-            entry = _save_as_safetensors(detected, folder, model_name)
-        return self.register(entry.with_updates(base_dir=""))
+        staging = self.user_dir / "models" / f".{model_name}.{os.getpid()}.{threading.get_ident()}.incoming"
+        shutil.rmtree(staging, ignore_errors=True)
+        try:
+            if detected.format == "onnx":
+                entry = _copy_onnx(detected, staging, model_name)
+            else:
+                entry = _save_as_safetensors(detected, staging, model_name)
+            entry = entry.with_updates(base_dir="", owner=self.visitor() or "",
+                                       source=_shorten(source) if source is not None else entry.source)
+            return self.register(entry, files_from=staging, overwrite=overwrite)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+
+    def check_name_free(self, name: str, *, overwrite: bool) -> None:
+        """Refuse a name that a built-in model has, that another visitor's model or a queued job has, or (without
+        ``overwrite``) that a model of the visitor has.
+
+        Raises:
+            GanStudioError: the name is taken; the message says whether replacing it is possible.
+        """
+        bundled = {entry.name for entry in read_manifest(self.weights_dir / "manifest.json")}
+        if name in bundled:
+            raise GanStudioError(f"a model called '{name}' already exists: it is a built-in model. Choose another name with --name.")
+        visitor = self.visitor()
+        existing = next((entry for entry in read_manifest(self.user_manifest_path) if entry.name == name), None)
+        reserved_by = {owner for reserved_name, owner in self.reserved() if reserved_name == name}
+        if visitor is not None and ((existing is not None and existing.owner != visitor) or reserved_by - {visitor}):
+            raise GanStudioError(f"the name '{name}' is taken. Choose another name.")
+        if existing is not None and not overwrite:
+            raise GanStudioError(f"a model called '{name}' already exists. Choose another name with --name, "
+                                 "or replace it with --overwrite.")
 
     def check_room_for(self, name: str) -> None:
-        """Refuse a new user model when the studio already keeps ``max_user_models`` (replacing one is fine).
+        """Refuse a new user model when the studio already keeps ``max_user_models``, or the visitor
+        ``max_models_per_visitor`` (replacing one is fine). Models that queued jobs will register count.
 
         Raises:
-            GanStudioError: the limit is reached; the message says how to make room.
+            LimitError: a limit is reached; the message says how to make room.
         """
-        user_names = {entry.name for entry in read_manifest(self.user_manifest_path)}
-        if self.max_user_models and name not in user_names and len(user_names) >= self.max_user_models:
-            raise GanStudioError(
-                f"this studio keeps at most {self.max_user_models} models of your own. Remove one in the Models tab "
-                "(or with `python -m ganstudio remove NAME`), or replace one by reusing its name."
+        visitor = self.visitor()
+        owners = {entry.name: entry.owner for entry in read_manifest(self.user_manifest_path)}
+        for reserved_name, owner in self.reserved():
+            owners.setdefault(reserved_name, owner)
+        if name in owners:
+            return
+        mine = sum(1 for owner in owners.values() if owner == visitor)
+        per_visitor = self.policy.max_models_per_visitor
+        if visitor is not None and per_visitor and mine >= per_visitor:
+            raise LimitError(
+                f"you keep {mine} models here (queued fine-tuning jobs count), the most one visitor may. "
+                "Remove one of yours in the Models tab, or replace one by reusing its name."
+            )
+        cap = self.policy.max_user_models
+        if cap and len(owners) >= cap:
+            raise LimitError(
+                f"this studio keeps at most {cap} models of its users (queued fine-tuning jobs count), and has "
+                f"{len(owners)}. Remove one of yours in the Models tab (or with `python -m ganstudio remove NAME`), "
+                "or replace one by reusing its name."
             )
 
-    def register(self, entry: ModelEntry) -> ModelEntry:
-        """Add or replace an entry in the user manifest (files relative to the user folder)."""
+    def register(self, entry: ModelEntry, *, files_from: str | os.PathLike | None = None,
+                 overwrite: bool = True) -> ModelEntry:
+        """Add or replace an entry in the user manifest (files relative to the user folder).
+
+        With ``files_from`` (a staging folder), the folder becomes ``models/<name>`` in the same step, under the
+        manifest's lock, after the name is checked again: two imports of one name cannot mix their files.
+        """
         with file_lock(self.user_manifest_path):
+            if files_from is not None:
+                self.check_name_free(entry.name, overwrite=overwrite)
+                target = self.user_dir / "models" / entry.name
+                shutil.rmtree(target, ignore_errors=True)
+                os.replace(files_from, target)
             user_entries = [e for e in read_manifest(self.user_manifest_path) if e.name != entry.name]
             write_manifest(self.user_manifest_path, [*user_entries, entry])
         self._forget(entry.name)
@@ -284,11 +380,14 @@ class Registry:
                 del self._loaded[key]
 
     def remove(self, name: str) -> None:
-        """Delete a user model (bundled models cannot be removed)."""
+        """Delete a user model (bundled models cannot be removed; a visitor removes only their own)."""
+        visitor = self.visitor()
         with file_lock(self.user_manifest_path):
             user_entries = read_manifest(self.user_manifest_path)
-            if name not in {e.name for e in user_entries}:
-                raise ModelNotFoundError(f"'{name}' is not a user model; only imported or fine-tuned models can be removed.")
+            removable = {e.name for e in user_entries if visitor is None or e.owner == visitor}
+            if name not in removable:
+                raise ModelNotFoundError(f"'{_shorten(name)}' is not one of your models; only imported or fine-tuned "
+                                         "models can be removed, by whoever imported or trained them.")
             write_manifest(self.user_manifest_path, [e for e in user_entries if e.name != name])
         shutil.rmtree(self.user_dir / "models" / name, ignore_errors=True)
         self._forget(name)
@@ -296,14 +395,17 @@ class Registry:
 
 # -- sources ---------------------------------------------------------------------
 
-def resolve_source(source: str, base_dir: str | os.PathLike = "") -> Path:
+def resolve_source(source: str, base_dir: str | os.PathLike = "", *, policy: Policy | None = None) -> Path:
     """A local path for a manifest source (relative path, absolute path, hf:// or package://).
+
+    ``policy`` says how hub addresses may be fetched (default: ``Policy.local()``).
 
     Raises:
         ModelNotFoundError: the file is not there, not cached (offline), or its package is missing.
+        UnsafePathError: an address whose path leaves its repository or package.
     """
     if source.startswith("hf://"):
-        return _resolve_hub(source)
+        return _resolve_hub(source, policy or Policy.local())
     if source.startswith("package://"):
         return _resolve_package(source)
     path = Path(source).expanduser()
@@ -314,42 +416,126 @@ def resolve_source(source: str, base_dir: str | os.PathLike = "") -> Path:
     return path
 
 
+MAX_ADDRESS_CHARS = 500
+_REPO_PART = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9._-]{0,94}[A-Za-z0-9])?")
+_REVISION = re.compile(r"[A-Za-z0-9._/-]{1,100}")
+_HUB_FORM = "hf://owner/repo/path/to/file[@revision]"
+
+
 def parse_hub_address(address: str) -> tuple[str, str, str | None]:
-    """``hf://owner/repo/path/in/repo@rev`` -> (repo_id, path, revision)."""
+    """``hf://owner/repo/path/in/repo@rev`` -> (repo_id, path, revision).
+
+    The path must stay inside the repository: no empty, ``.`` or ``..`` parts, no backslashes or control
+    characters (the cache folder is joined with it).
+
+    Raises:
+        ModelNotFoundError: not an address of this form.
+        UnsafePathError: a path that would leave the repository.
+    """
+    if len(address) > MAX_ADDRESS_CHARS:
+        raise ModelNotFoundError(f"a hub address has at most {MAX_ADDRESS_CHARS} characters; write {_HUB_FORM}.")
     body = address.removeprefix("hf://")
     revision = None
     if "@" in body:
         body, revision = body.rsplit("@", 1)
     parts = body.strip("/").split("/")
     if len(parts) < 3:
-        raise ModelNotFoundError(
-            f"'{address}' is not a hub address of a file; write hf://owner/repo/path/to/file[@revision]."
-        )
-    return "/".join(parts[:2]), "/".join(parts[2:]), revision
+        raise ModelNotFoundError(f"'{address}' is not a hub address of a file; write {_HUB_FORM}.")
+    if not all(_REPO_PART.fullmatch(part) and ".." not in part and "--" not in part for part in parts[:2]):
+        raise ModelNotFoundError(f"'{address}' does not name a repository as owner/repo; write {_HUB_FORM}.")
+    inner = parts[2:]
+    if any(part in ("", ".", "..") or "\\" in part or any(ord(char) < 32 for char in part) for part in inner):
+        raise UnsafePathError(f"'{address}': the path inside the repository may not contain empty, '.' or '..' parts "
+                              f"or backslashes; write {_HUB_FORM}.")
+    if revision is not None and (not _REVISION.fullmatch(revision) or ".." in revision):
+        raise ModelNotFoundError(f"'{address}' has a revision that is not a branch, tag or commit; write {_HUB_FORM}.")
+    return "/".join(parts[:2]), "/".join(inner), revision
 
 
-def _resolve_hub(address: str) -> Path:
-    from huggingface_hub import constants, hf_hub_download, snapshot_download
+def _resolve_hub(address: str, policy: Policy) -> Path:
+    """The local file (or folder) of a hub address: from the cache when it is there, else downloaded.
+
+    A download is announced by one metadata request with ``policy.hub_timeout_s`` and no retries (an
+    unreachable Hub answers in seconds, not after minutes of back-off), and refused over ``policy.hub_max_bytes``.
+    """
+    from huggingface_hub import (
+        constants,
+        hf_hub_download,
+        snapshot_download,
+        try_to_load_from_cache,
+    )
     from huggingface_hub.errors import (
         EntryNotFoundError,
         LocalEntryNotFoundError,
         RepositoryNotFoundError,
+        RevisionNotFoundError,
     )
 
     repo_id, path, revision = parse_hub_address(address)
+    is_file = bool(PurePosixPath(path).suffix)
+    if not is_file and not policy.hub_folders:
+        raise ModelNotFoundError(f"this studio downloads single files from the Hub; '{address}' names a folder. "
+                                 f"Write {_HUB_FORM} (e.g. .../latest_net_G.pth).")
     try:
-        if Path(path).suffix:
-            return Path(hf_hub_download(repo_id, path, revision=revision))
+        if is_file:
+            cached = try_to_load_from_cache(repo_id, path, revision=revision)
+            if isinstance(cached, str):
+                return _inside_snapshot(Path(cached), path, address)
+            if not constants.HF_HUB_OFFLINE:
+                _check_hub_file(repo_id, path, revision, policy)
+            return _inside_snapshot(Path(hf_hub_download(repo_id, path, revision=revision,
+                                                         etag_timeout=policy.hub_timeout_s)), path, address)
         folder = snapshot_download(repo_id, revision=revision, allow_patterns=[f"{path}/*"])
-        return Path(folder) / path
+        return _inside_snapshot(Path(folder) / path, path, address)
     except LocalEntryNotFoundError:
         raise ModelNotFoundError(
             f"'{address}' is not in the local Hugging Face cache ({constants.HF_HUB_CACHE}) and the Hub cannot be "
             f"reached. On a connected machine run `hf download {repo_id} {path}` and copy the cache folder here, "
             "or download the file and pass its path instead."
         ) from None
-    except (EntryNotFoundError, RepositoryNotFoundError) as exc:
+    except (EntryNotFoundError, RepositoryNotFoundError, RevisionNotFoundError) as exc:
         raise ModelNotFoundError(f"'{address}' does not exist on the Hub ({type(exc).__name__}). Check the address.") from None
+
+
+def _check_hub_file(repo_id: str, path: str, revision: str | None, policy: Policy) -> None:
+    """Ask the Hub once, without retrying, whether the file exists and how large it is."""
+    from huggingface_hub import get_hf_file_metadata, hf_hub_url
+    from huggingface_hub.errors import (
+        EntryNotFoundError,
+        HfHubHTTPError,
+        LocalEntryNotFoundError,
+        RepositoryNotFoundError,
+        RevisionNotFoundError,
+    )
+
+    address = f"hf://{repo_id}/{path}" + (f"@{revision}" if revision else "")
+    try:
+        metadata = get_hf_file_metadata(hf_hub_url(repo_id, path, revision=revision), timeout=policy.hub_timeout_s)
+    except (EntryNotFoundError, RepositoryNotFoundError, RevisionNotFoundError):
+        raise
+    except HfHubHTTPError as exc:
+        status = getattr(exc.response, "status_code", "?")
+        raise ModelNotFoundError(f"the Hub did not serve '{address}' (HTTP {status}). Check the address, "
+                                 "or try again later.") from None
+    except Exception as exc:  # the HTTP client's connection and timeout errors: the Hub cannot be reached
+        raise LocalEntryNotFoundError(_first_words(exc)) from None
+    if policy.hub_max_bytes and (metadata.size is None or metadata.size > policy.hub_max_bytes):
+        size = "of unknown size" if metadata.size is None else f"{metadata.size / 2**20:.0f} MiB"
+        raise LimitError(f"'{address}' is {size}; this studio downloads files of at most "
+                         f"{policy.hub_max_bytes / 2**20:.0f} MiB.")
+
+
+def _inside_snapshot(local: Path, path: str, address: str) -> Path:
+    """``local``, once proven to be the file ``path`` of a snapshot folder: its own path stays inside the
+    snapshot, and its target (the cache links snapshot files to blobs) inside the repository's cache folder."""
+    snapshot = local
+    for _ in PurePosixPath(path).parts:
+        snapshot = snapshot.parent
+    repo_folder = snapshot.parent.parent
+    lexical = Path(os.path.normpath(local))
+    if not lexical.is_relative_to(os.path.normpath(snapshot)) or not is_inside(local, repo_folder):
+        raise UnsafePathError(f"'{address}' resolves outside its repository's files, so it was not read.")
+    return local
 
 
 def _resolve_package(address: str) -> Path:
@@ -362,7 +548,10 @@ def _resolve_package(address: str) -> Path:
         raise ModelNotFoundError(
             f"'{address}' needs the Python package '{package}'. Install it: pip install {package.replace('_', '-')}"
         )
-    path = Path(next(iter(spec.submodule_search_locations))) / inner
+    root = Path(next(iter(spec.submodule_search_locations)))
+    path = root / inner
+    if not is_inside(path, root):
+        raise UnsafePathError(f"'{address}' leaves the package '{package}', so it was not read.")
     if not path.exists():
         raise ModelNotFoundError(f"'{inner}' is not inside the installed package '{package}'. Reinstall or upgrade it.")
     return path
@@ -576,32 +765,79 @@ def _apply_overrides(config, overrides: dict):
 # -- ONNX entries ------------------------------------------------------------------
 
 def read_model_json(path: str | os.PathLike) -> ModelEntry:
-    """A folder's ``model.json`` (written by the ONNX exporter) as an entry whose files live beside it."""
+    """A folder's ``model.json`` (written by the ONNX exporter) as an ONNX entry whose files live beside it.
+
+    The description may come from anywhere (an upload, a hub folder), so it is held to what the exporter
+    writes: ONNX format, and files named relative to its own folder, which are regular files inside it.
+    Every field and number is checked (``ModelEntry.from_json``, ``entry_info``).
+
+    Raises:
+        CheckpointError: not a valid description.
+        UnsafePathError: a file outside the folder, or not a regular file.
+    """
     path = Path(path)
     try:
+        check_regular_file(path, max_bytes=MAX_MODEL_JSON_BYTES)
         data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
-        raise CheckpointError(f"'{path}' is not a valid model description ({exc}). Export the model again.") from exc
-    return ModelEntry.from_json(data, base_dir=path.parent)
+    except (OSError, ValueError) as exc:
+        raise CheckpointError(f"'{path.name}' is not a valid model description ({_first_words(exc)}). "
+                              "Export the model again.") from None
+    entry = ModelEntry.from_json(data, base_dir=path.parent)
+    if entry.format != "onnx":
+        raise CheckpointError(f"'{path.name}' describes a {entry.format} model; a model.json describes an ONNX export. "
+                              "Import the checkpoint files themselves.")
+    for source in [*entry.files.values(), *entry.training_files.values()]:
+        _check_beside(source, path.parent, path.name)
+    entry_info(entry)  # its numbers, before anything is sized by them
+    return entry
+
+
+def _check_beside(source: str, folder: Path, described_by: str) -> None:
+    """Refuse a file that a description names outside its own folder, or that is not a regular file."""
+    parts = PurePosixPath(source).parts
+    if (not parts or PurePosixPath(source).is_absolute() or ":" in source or "\\" in source
+            or any(part in ("", ".", "..") for part in parts) or not is_inside(folder / source, folder)):
+        raise UnsafePathError(f"'{described_by}' names a file outside its own folder, so it was not used. "
+                              "A model description may name only the files beside it.")
+    check_regular_file(folder / source, max_bytes=_checkpoint_limit())
+
+
+def _checkpoint_limit() -> int:
+    from ganstudio.checkpoints import MAX_CHECKPOINT_BYTES
+
+    return MAX_CHECKPOINT_BYTES
 
 
 def _describe_onnx(path: Path, *, name: str, source: str) -> ModelEntry:
-    """An entry for a lone ONNX file, from the metadata the exporter writes into it."""
+    """An entry for a lone ONNX file, from the metadata the exporter writes into it (checked like any description).
+
+    Raises:
+        CheckpointError: not a readable ONNX file, or its description is missing or not valid.
+        UnsafePathError: not a regular file, or over the checkpoint size limit.
+    """
     import onnx
 
+    check_regular_file(path, max_bytes=_checkpoint_limit())
     try:
         model = onnx.load(str(path), load_external_data=False)
     except Exception as exc:  # onnx raises DecodeError and friends
-        raise CheckpointError(f"'{path}' is not a readable ONNX file ({exc}).") from exc
+        raise CheckpointError(f"'{path.name}' is not a readable ONNX file ({_first_words(exc)}).") from None
     meta = {prop.key: prop.value for prop in model.metadata_props}
     if "ganstudio" not in meta:
         raise CheckpointError(
-            f"'{path}' is an ONNX file without GAN Studio metadata, so its pre- and post-processing are unknown. "
+            f"'{path.name}' is an ONNX file without GAN Studio metadata, so its pre- and post-processing are unknown. "
             "Export it with `python -m ganstudio export`, or import the original checkpoint."
         )
-    data = json.loads(meta["ganstudio"])
-    data.update(name=name, format="onnx", files={data.get("network", "G"): str(path)}, source=source)
-    return ModelEntry.from_json(data)
+    try:
+        data = json.loads(meta["ganstudio"])
+    except ValueError:
+        raise CheckpointError(f"'{path.name}' carries GAN Studio metadata that is not valid JSON. Export it again.") from None
+    if not isinstance(data, dict) or not isinstance(data.get("network", "G"), str):
+        raise CheckpointError(f"'{path.name}' carries GAN Studio metadata that is not a model description. Export it again.")
+    data.update(name=name, format="onnx", files={data.get("network", "G")[:100]: str(path)}, source=source)
+    entry = ModelEntry.from_json(data)
+    entry_info(entry)  # its numbers, before anything is sized by them
+    return entry
 
 
 def _copy_onnx(entry: ModelEntry, folder: Path, name: str) -> ModelEntry:
@@ -609,7 +845,7 @@ def _copy_onnx(entry: ModelEntry, folder: Path, name: str) -> ModelEntry:
     files = {}
     for role, source in entry.files.items():
         src = resolve_source(source, entry.base_dir)
-        shutil.copyfile(src, folder / src.name)
+        copy_regular_file(src, folder / src.name, max_bytes=_checkpoint_limit())
         files[role] = f"models/{name}/{src.name}"
     return entry.with_updates(name=name, files=files)
 
@@ -647,7 +883,21 @@ def weights_fingerprint(entry: ModelEntry) -> str:
     return digest.hexdigest()[:16]
 
 
+MAX_NAME_CHARS = 64
+
+
 def safe_name(text: str) -> str:
-    """A model name fit for a folder: lowercase letters, digits and hyphens."""
-    name = re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
+    """A model name fit for a folder: lowercase letters, digits and hyphens, at most MAX_NAME_CHARS."""
+    name = re.sub(r"[^a-z0-9]+", "-", text[: 4 * MAX_NAME_CHARS].lower()).strip("-")[:MAX_NAME_CHARS].strip("-")
     return name or "model"
+
+
+def _shorten(text: str, limit: int = 200) -> str:
+    """Text from a request, cut to ``limit`` characters for a message or a record."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _first_words(exc: BaseException) -> str:
+    """The start of an exception's message, for a message of ours (never a whole dump)."""
+    text = str(exc).strip().splitlines()
+    return _shorten(text[0], 120) if text else type(exc).__name__

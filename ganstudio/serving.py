@@ -11,6 +11,7 @@ import os
 import threading
 
 from ganstudio.errors import ModelNotFoundError
+from ganstudio.files import trim_to_budget
 from ganstudio.manifest import ModelEntry
 from ganstudio.registry import (
     LoadedModel,
@@ -30,7 +31,8 @@ def load_model(registry: Registry, spec: str | os.PathLike | ModelEntry, *, back
     """A model from the registry on ``backend`` ("auto": its own format, "torch", "onnx").
 
     A PyTorch model asked for with "onnx" is exported once into the user folder's ONNX cache
-    (``<user dir>/onnx/<name>``) and reused while its weights are unchanged.
+    (``<user dir>/onnx/<name>``) and reused while its weights are unchanged; the cache is kept within the
+    policy's ``export_budget_bytes`` (least recently used exports first).
 
     Raises:
         BackendError: the backend cannot run the model.
@@ -55,9 +57,13 @@ def onnx_entry_for(registry: Registry, entry: ModelEntry) -> ModelEntry:
         if manifest_file.is_file():
             cached = read_model_json(manifest_file)
             if cached.source == fingerprint:
+                os.utime(target)  # recently used: the last to go when the exports are over their budget
                 return cached
         torch_model = registry.load(entry, backend="torch", device="cpu")
-        return export_onnx(torch_model, target, source=fingerprint)
+        exported = export_onnx(torch_model, target, source=fingerprint)
+    # one export per model (a new one replaces the old); beyond the budget, the least recently used models' go
+    trim_to_budget(target.parent, registry.policy.export_budget_bytes, keep=[target])
+    return exported
 
 
 def source_fingerprint(entry: ModelEntry) -> str:

@@ -183,3 +183,33 @@ def test_fit_image_resamples_with_the_named_filter():
     assert np.array_equal(np.asarray(bilinear), np.asarray(picture.resize((20, 16), Image.BILINEAR)))
     with pytest.raises(ValueError, match="resample"):
         images.fit_image(picture, multiple=4, short_side=16, resample="nearest-ish")
+
+
+def test_a_strip_no_photo_has_is_refused_from_its_header():
+    with pytest.raises(ImageError, match="more than 20 times longer than it is wide"):
+        images.open_image(_png_claiming_size(20000, 8))
+    with pytest.raises(ImageError, match="more than 20 times longer"):
+        images.read_image_size(_png_claiming_size(8, 20000))
+    assert images.read_image_size(_png_claiming_size(400, 20)) == (400, 20)
+
+
+def test_header_sizes_are_read_without_decoding_pixels():
+    tracemalloc.start()
+    with pytest.raises(ImageError, match="too large|over the limit"):
+        images.read_image_size(_png_claiming_size(13000, 13000), max_pixels=16_000_000)
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert peak < 20_000_000
+
+
+def test_previews_are_enlarged_within_a_bound():
+    assert images.enlarge_for_display(Image.new("RGB", (32, 32)), min_side=256).size == (256, 256)
+    assert images.enlarge_for_display(Image.new("RGB", (400, 20)), min_side=256).size == (2000, 100)
+    assert images.enlarge_for_display(Image.new("RGB", (2048, 8)), min_side=256).size == (2048, 8)
+
+
+def test_an_animation_frame_lasts_a_bounded_time(tmp_path):
+    frames = [Image.new("RGB", (8, 8))] * 2
+    for duration in (0, 10**9, 1.5):
+        with pytest.raises(ImageError, match="a frame lasts 10 to 10000 ms"):
+            images.save_animation(frames, tmp_path / "walk.gif", duration_ms=duration)

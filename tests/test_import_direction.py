@@ -1,7 +1,7 @@
 """The package's layers import downwards only, and no two modules import each other.
 
     ui, cli, train, eval, bench  ->  tasks  ->  export, serving  ->  registry, runtime, images,
-    checkpoints, manifest  ->  models  ->  errors
+    checkpoints, manifest  ->  models  ->  errors, files, policy
 
 Every import counts, also those inside functions (a lazy import is still a dependency).
 """
@@ -18,7 +18,7 @@ PACKAGE = REPO_ROOT / "ganstudio"
 
 # A module may import from its own layer and the layers below it.
 LAYERS: tuple[tuple[str, ...], ...] = (
-    ("ganstudio.errors", "ganstudio.files"),
+    ("ganstudio.errors", "ganstudio.files", "ganstudio.policy"),
     ("ganstudio.models",),
     ("ganstudio.manifest", "ganstudio.checkpoints", "ganstudio.nvlabs_pickle", "ganstudio.images", "ganstudio.runtime",
      "ganstudio.registry", "ganstudio.feature_network"),

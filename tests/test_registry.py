@@ -1,4 +1,4 @@
-"""Registry: names, paths, hub and package sources, imports that survive a restart, the cache bound."""
+"""Registry: names, paths, hub and package sources, imports that survive a restart, the cache bound, and what\nstrangers can make it read (paths, descriptions, numbers) or change (models of other visitors)."""
 
 from __future__ import annotations
 
@@ -16,10 +16,13 @@ from ganstudio.cli import main
 from ganstudio.errors import (
     CheckpointError,
     GanStudioError,
+    LimitError,
     ModelNotFoundError,
     UnsafeCheckpointError,
+    UnsafePathError,
     WrongTaskError,
 )
+from ganstudio.policy import Policy, visiting
 from ganstudio.registry import Registry, parse_hub_address, resolve_source
 from ganstudio.serving import load_model
 from ganstudio.tasks.generate import generate
@@ -152,7 +155,7 @@ def test_hub_model_can_be_imported_and_then_needs_no_cache(registry, offline_hub
 def test_a_studio_with_a_model_limit_says_how_to_make_room(tmp_path, tiny_dcgan):
     registry = Registry(user_dir=tmp_path / "user", max_user_models=1)
     registry.import_model(tiny_dcgan, name="first")
-    with pytest.raises(GanStudioError, match="at most 1 models of your own. Remove one"):
+    with pytest.raises(GanStudioError, match=r"at most 1 models of its users .*Remove one of yours"):
         registry.import_model(tiny_dcgan, name="second")
     assert "second" not in registry.names() and not (tmp_path / "user" / "models" / "second").exists()
     registry.import_model(tiny_dcgan, name="first", overwrite=True)  # replacing is not adding
@@ -268,3 +271,145 @@ def test_the_module_source_a_pickle_stores_is_kept_as_text_and_never_run(tmp_pat
     assert generate(registry.load(str(path)), seed=1).images[0].size == (32, 32)
     registry.import_model(str(path), name="kept-as-text")
     assert not marker.exists()
+
+
+# -- addresses and descriptions from strangers ------------------------------------------------
+
+@pytest.mark.parametrize("address", ["hf://someone/repo/../../../../tmp/x", "hf://someone/repo/a/./G.pth",
+                                     "hf://someone/repo//G.pth", "hf://someone/repo/a\\..\\G.pth"])
+def test_a_hub_path_that_leaves_its_repository_is_refused_before_any_lookup(registry, address):
+    with pytest.raises(UnsafePathError, match="may not contain empty, '.' or '..' parts"):
+        registry.resolve(address)
+
+
+def test_a_cached_hub_file_that_links_out_of_its_repository_is_refused(registry, offline_hub_cache, tmp_path):
+    secret = save_tiny_checkpoint("dcgan", tmp_path / "private" / "G.pth", nz=8, ngf=4)
+    snapshot = next((offline_hub_cache / "models--studio--digits" / "snapshots").iterdir())
+    (snapshot / "gens" / "leak.pth").symlink_to(secret)
+    with pytest.raises(UnsafePathError, match="outside its repository"):
+        registry.resolve("hf://studio/digits/gens/leak.pth")
+
+
+def test_an_unreachable_hub_answers_in_seconds_without_retrying(tmp_path, monkeypatch):
+    from huggingface_hub import constants
+
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "hub"))
+    monkeypatch.setattr(constants, "ENDPOINT", "http://127.0.0.1:9")  # nothing listens on the discard port
+    registry = Registry(user_dir=tmp_path / "user", policy=Policy.public_space())
+    started = time.perf_counter()
+    with pytest.raises(ModelNotFoundError, match="cannot be reached"):
+        registry.resolve("hf://someone/repo/G.pth")
+    assert time.perf_counter() - started < 5  # huggingface_hub's own back-off takes 23 s
+
+
+def test_a_public_studio_downloads_hub_files_only(tmp_path):
+    registry = Registry(user_dir=tmp_path / "user", policy=Policy.public_space())
+    with pytest.raises(ModelNotFoundError, match="single files from the Hub"):
+        registry.resolve("hf://someone/repo/checkpoints")
+
+
+def _model_json(folder, files, **fields):
+    import json
+
+    folder.mkdir(parents=True, exist_ok=True)
+    description = {"name": "x", "arch": "dcgan", "tasks": ["generate"], "format": "onnx", "files": files,
+                   "config": {"nz": 8, "ngf": 4}, **fields}
+    (folder / "model.json").write_text(json.dumps(description))
+    return folder
+
+
+@pytest.mark.parametrize("named", ["/proc/self/environ", "../outside.onnx", "sub/../../outside.onnx",
+                                   "hf://studio/digits/gens/netG_epoch_9.pth"])
+def test_a_model_json_names_only_files_in_its_own_folder(registry, tmp_path, named):
+    (tmp_path / "outside.onnx").write_bytes(b"secret")
+    folder = _model_json(tmp_path / "upload", {"G": named})
+    with pytest.raises(UnsafePathError, match="outside its own folder"):
+        registry.import_model(folder, name="stolen")
+    assert "stolen" not in registry.names() and not (registry.user_dir / "models" / "stolen").exists()
+
+
+def test_a_model_json_file_that_is_a_device_is_not_read(registry, tmp_path):
+    folder = _model_json(tmp_path / "upload", {"G": "G.onnx"})
+    (folder / "G.onnx").symlink_to("/dev/zero")
+    started = time.perf_counter()
+    with pytest.raises(UnsafePathError):
+        registry.import_model(folder, name="zeros")
+    assert time.perf_counter() - started < 2 and not (registry.user_dir / "models" / "zeros").exists()
+
+
+@pytest.mark.parametrize(("info", "complaint"), [
+    ({"latent": {"size": 8, "num_classes": 30_000_000}}, "num_classes must be a whole number from 0 to 100000"),
+    ({"latent": {"size": 100_000_000}}, "latent size must be a whole number from 1 to 8192"),
+    ({"preprocessing": {"fixed_size": 6000}}, "fixed_size must be a whole number from 1 to 2048"),
+    ({"preprocessing": {"input_range": [float("nan"), 1.0]}}, "input_range must be two increasing numbers"),
+    ({"options": {"transform_side": 10**9}}, "transform_side must be a whole number"),
+])
+def test_numbers_in_a_model_description_are_checked_before_use(registry, tmp_path, info, complaint):
+    folder = _model_json(tmp_path / "forged", {"G": "G.onnx"},
+                         info={"tasks": ["generate"], "pipeline": "latent", **info})
+    (folder / "G.onnx").write_bytes(b"not read")
+    with pytest.raises(CheckpointError, match=complaint):
+        registry.resolve(str(folder))
+
+
+def test_a_public_studio_runs_only_its_own_onnx_exports(tmp_path, tiny_dcgan):
+    private = Registry(user_dir=tmp_path / "private")
+    exported = load_model(private, private.import_model(tiny_dcgan, name="tiny").name, backend="onnx")
+    public = Registry(user_dir=tmp_path / "public", policy=Policy.public_space())
+    with pytest.raises(CheckpointError, match="only the ONNX files it exported itself"):
+        public.import_model(exported.entry.base_dir, name="foreign")
+    assert private.import_model(exported.entry.base_dir, name="from-onnx").format == "onnx"  # a private one does
+
+
+# -- models of visitors ------------------------------------------------------------------------
+
+def test_a_visitor_sees_the_shared_models_and_their_own_only(tmp_path, tiny_dcgan):
+    registry = Registry(user_dir=tmp_path / "user", policy=Policy.public_space())
+    registry.import_model(tiny_dcgan, name="shared")  # no visitor: the command line
+    with visiting("alice"):
+        registry.import_model(tiny_dcgan, name="alices")
+        assert {"shared", "alices", "digits-dcgan"} <= set(registry.names())
+    with visiting("bob"):
+        assert "alices" not in registry.names() and "shared" in registry.names()
+        with pytest.raises(ModelNotFoundError, match="not found"):
+            registry.get("alices")
+        with pytest.raises(ModelNotFoundError, match="not one of your models"):
+            registry.remove("alices")
+        with pytest.raises(ModelNotFoundError, match="not one of your models"):
+            registry.remove("shared")
+        with pytest.raises(GanStudioError, match="the name 'alices' is taken"):
+            registry.import_model(tiny_dcgan, name="alices", overwrite=True)
+    assert registry.get("alices").owner == "alice" and "alices" in registry.names()
+
+
+def test_a_visitor_keeps_a_bounded_number_of_models_and_reservations_count(tmp_path, tiny_dcgan):
+    registry = Registry(user_dir=tmp_path / "user", policy=Policy.public_space(max_user_models=3, max_models_per_visitor=2))
+    queued = [("queued-job", "bob")]
+    registry.add_reservations(lambda: list(queued))
+    with visiting("alice"):
+        registry.import_model(tiny_dcgan, name="a1")
+        registry.import_model(tiny_dcgan, name="a2")
+        with pytest.raises(LimitError, match="you keep 2 models here"):
+            registry.import_model(tiny_dcgan, name="a3")
+        registry.import_model(tiny_dcgan, name="a2", overwrite=True)  # replacing is not adding
+    with visiting("carol"), pytest.raises(LimitError, match="at most 3 models of its users"):
+        registry.import_model(tiny_dcgan, name="c1")  # a1, a2 and bob's queued job
+    queued.clear()
+    with visiting("carol"):
+        assert registry.import_model(tiny_dcgan, name="c1").owner == "carol"
+
+
+def test_an_overlong_name_is_refused_without_echoing_it(registry, tiny_dcgan):
+    with pytest.raises(GanStudioError) as raised:
+        registry.import_model(tiny_dcgan, name="x" * 100_000)
+    assert len(str(raised.value)) < 200
+
+
+def test_onnx_exports_are_kept_within_their_disk_budget(tmp_path, tiny_dcgan):
+    registry = Registry(user_dir=tmp_path / "user", policy=Policy.local(export_budget_bytes=1))
+    for name in ("first", "second"):
+        registry.import_model(tiny_dcgan, name=name)
+        load_model(registry, name, backend="onnx")
+    assert sorted(path.name for path in (registry.user_dir / "onnx").iterdir()) == ["second"]  # the latest stays
+    assert load_model(registry, "first", backend="onnx").backend == "onnx"  # exported again when asked again

@@ -17,9 +17,12 @@ Two levels of description:
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Literal, Protocol, runtime_checkable
+
+from ganstudio.errors import CheckpointError
 
 Task = Literal["generate", "translate", "edit", "stylize"]
 LabelKind = Literal["", "classes", "attributes", "domains", "styles"]
@@ -50,6 +53,18 @@ PIPELINES = (
 #                          this many z drawn from the seed's stream first (rosinality generate.py's mean_latent)
 STYLE_OPTIONS = ("num_ws", "w_dim", "mapping_inputs", "synthesis_inputs", "noise_modes", "input_transform",
                  "truncation_mean")
+
+# Bounds on every number a description may carry. A description can come from a file (an ONNX export's
+# metadata, a model.json), so each number is checked before anything is sized by it: a forged
+# num_classes of 3e7 would otherwise allocate gigabytes per generated batch, a fixed_size of 6000 a
+# 6000x6000 network input. The largest released models sit far inside (StyleGAN: 1024 px, z of 512).
+MAX_MODEL_SIDE = 2048
+MAX_LATENT_SIZE = 8192
+MAX_CLASSES = 100_000
+MAX_SIZE_MULTIPLE = 1024
+MAX_LABEL_CHARS = 200
+MAX_OPTION_VALUE = 1e6
+SIDE_KEYS = ("fixed_size", "output_size", "short_side")
 
 DEFAULT_PREPROCESSING: dict[str, Any] = {
     "input_range": [-1.0, 1.0],
@@ -119,6 +134,14 @@ class LatentSpec:
     class_input: Literal["index", "onehot"] = "index"
     codes: tuple[LatentCode, ...] = ()
 
+    def __post_init__(self):
+        _check_whole("latent size", self.size, 1, MAX_LATENT_SIZE)
+        _check_whole("num_classes", self.num_classes, 0, MAX_CLASSES)
+        for name in ("shape", "seed_rule", "truncation", "class_input"):
+            allowed = _LATENT_CHOICES[name]
+            if getattr(self, name) not in allowed:
+                raise CheckpointError(f"latent {name} must be one of {', '.join(allowed)}, not {_shown(getattr(self, name))}.")
+
     @property
     def conditional(self) -> bool:
         return self.num_classes > 0
@@ -127,6 +150,15 @@ class LatentSpec:
     def input_size(self) -> int:
         """Values per sample the generator takes: the noise and every code."""
         return self.size + sum(code.width for code in self.codes)
+
+
+# the choices of LatentSpec's Literal fields, checked at run time (a description may come from a file)
+_LATENT_CHOICES = {
+    "shape": ("nchw", "flat"),
+    "seed_rule": ("studio", "nvlabs", "rosinality"),
+    "truncation": ("resample", "psi", "none"),
+    "class_input": ("index", "onehot"),
+}
 
 
 @dataclass(frozen=True)
@@ -158,7 +190,8 @@ class ModelInfo:
 
     def __post_init__(self):
         if self.pipeline not in PIPELINES:
-            raise ValueError(f"unknown pipeline {self.pipeline!r}; known: {', '.join(p for p in PIPELINES if p)}")
+            raise CheckpointError(f"unknown pipeline {_shown(self.pipeline)}; known: {', '.join(p for p in PIPELINES if p)}")
+        check_description_numbers(self)
 
     def with_overrides(self, *, preprocessing: Mapping | None = None, labels: tuple[str, ...] = ()) -> ModelInfo:
         """This info with a manifest entry's own preprocessing values and label names on top."""
@@ -179,11 +212,68 @@ class ModelInfo:
         values = {key: value for key, value in data.items() if key in {f.name for f in fields(cls)}}
         values["tasks"] = tuple(values.get("tasks", ()))
         values["labels"] = tuple(values.get("labels", ()))
-        if values.get("latent") is not None:
-            latent = dict(values["latent"])
+        latent = values.get("latent")
+        if latent is not None:
+            if not isinstance(latent, Mapping) or set(latent) - {f.name for f in fields(LatentSpec)}:
+                raise CheckpointError("the model's latent description is not valid.")
+            latent = dict(latent)
             latent["codes"] = tuple(LatentCode(**code) for code in latent.get("codes", ()))
             values["latent"] = LatentSpec(**latent)
         return cls(**values)
+
+
+def check_description_numbers(info: ModelInfo) -> None:
+    """Refuse a description whose numbers no released model has (see ``MAX_MODEL_SIDE`` and friends).
+
+    Raises:
+        CheckpointError: a number out of its range, or a value of the wrong type; the message names it.
+    """
+    if not isinstance(info.latent, (LatentSpec, type(None))):
+        raise CheckpointError("the model's latent description is not valid.")
+    if info.native_size is not None:
+        _check_whole("native_size", info.native_size, 1, MAX_MODEL_SIDE)
+    _check_whole("channels", info.channels, 1, 4)
+    if len(info.labels) > MAX_CLASSES or any(not isinstance(label, str) or len(label) > MAX_LABEL_CHARS
+                                              for label in info.labels):
+        raise CheckpointError(f"a model has at most {MAX_CLASSES} labels of at most {MAX_LABEL_CHARS} characters each.")
+    if not isinstance(info.preprocessing, Mapping) or not isinstance(info.options, Mapping):
+        raise CheckpointError("the model's preprocessing and options must be mappings.")
+    conventions = info.preprocessing
+    for key in SIDE_KEYS:
+        if conventions.get(key) is not None:
+            _check_whole(key, conventions[key], 1, MAX_MODEL_SIDE)
+    if conventions.get("size_multiple") is not None:
+        _check_whole("size_multiple", conventions["size_multiple"], 1, MAX_SIZE_MULTIPLE)
+    for key in ("input_range", "output_range"):
+        value = conventions.get(key)
+        if value is not None and not (isinstance(value, (list, tuple)) and len(value) == 2
+                                      and all(_finite(v, MAX_OPTION_VALUE) for v in value) and value[0] < value[1]):
+            raise CheckpointError(f"{key} must be two increasing numbers, not {_shown(value)}.")
+    if conventions.get("output_scale") is not None and not (_finite(conventions["output_scale"], MAX_OPTION_VALUE)
+                                                             and conventions["output_scale"] > 0):
+        raise CheckpointError(f"output_scale must be a positive number, not {_shown(conventions['output_scale'])}.")
+    for key, value in info.options.items():
+        if key.endswith("_side"):
+            _check_whole(key, value, 1, MAX_MODEL_SIDE)
+        elif isinstance(value, (int, float)) and not _finite(value, MAX_OPTION_VALUE):
+            raise CheckpointError(f"option {_shown(key)} must be a number within ±{MAX_OPTION_VALUE:g}, not {_shown(value)}.")
+
+
+def _finite(value: Any, bound: float) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and abs(value) <= bound
+
+
+def _check_whole(name: str, value: Any, low: int, high: int) -> None:
+    whole = isinstance(value, int) or (isinstance(value, float) and math.isfinite(value) and value.is_integer())
+    if isinstance(value, bool) or not whole or not low <= value <= high:
+        raise CheckpointError(f"{name} must be a whole number from {low} to {high}, not {_shown(value)}: "
+                              "no supported model has that. The file's description may be damaged or forged.")
+
+
+def _shown(value: Any) -> str:
+    """A value for a message, cut short (a description read from a file may hold anything)."""
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 @dataclass(frozen=True)

@@ -1,14 +1,54 @@
-"""What every image task does around the network: fit the image to it, convert, and back."""
+"""What every image task does around the network: fit the image to it, convert, and back; and the checks of
+the numbers a task takes, which hold whoever calls it (a slider's range binds the browser only, not the API)."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
 from PIL import Image
 
 from ganstudio import images
+from ganstudio.errors import GanStudioError
 from ganstudio.registry import LoadedModel
+
+
+def check_whole(name: str, value: object, low: int, high: int, hint: str = "") -> int:
+    """``value`` as an int in ``low..high`` (a float that is a whole number is accepted, as a gr.Number sends it).
+
+    Raises:
+        GanStudioError: not a whole number, or out of range (the message echoes at most a short value).
+    """
+    whole = isinstance(value, (int, np.integer)) or (isinstance(value, float) and math.isfinite(value) and value.is_integer())
+    if isinstance(value, bool) or not whole or not low <= value <= high:
+        raise GanStudioError(f"{name} must be a whole number from {low} to {high}, not {_shown(value)}." + (f" {hint}" if hint else ""))
+    return int(value)
+
+
+def check_real(name: str, value: object, low: float, high: float, hint: str = "") -> float:
+    """``value`` as a finite float in ``low..high``.
+
+    Raises:
+        GanStudioError: not a number, not finite, or out of range.
+    """
+    number = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
+    if not number or not math.isfinite(value) or not low <= value <= high:
+        raise GanStudioError(f"{name} must be a number from {low:g} to {high:g}, not {_shown(value)}." + (f" {hint}" if hint else ""))
+    return float(value)
+
+
+def check_max_side(max_side: int | None) -> int | None:
+    """A cap on the side images are processed at: None (the image's own size) or MIN_SIDE..MAX_WORK_SIDE."""
+    if max_side is None:
+        return None
+    return check_whole("max_side", max_side, images.MIN_SIDE, images.MAX_WORK_SIDE,
+                       "It caps the longer side of the image that is processed.")
+
+
+def _shown(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 @dataclass(frozen=True)
@@ -28,6 +68,7 @@ def prepare_image(model: LoadedModel, image: Image.Image, *, max_side: int | Non
     is resized back by ``finish_image``. A model trained at one scale (``short_side``: vintagify's
     512 px) gets every image scaled so that its shorter side is that long, keeping the aspect ratio.
     """
+    max_side = check_max_side(max_side)
     conventions = model.preprocessing
     fitted = images.fit_image(
         image,

@@ -11,9 +11,12 @@ from PIL import Image
 from ganstudio import images
 from ganstudio.errors import GanStudioError, WrongTaskError
 from ganstudio.registry import LoadedModel
-from ganstudio.tasks.common import finish_image, prepare_image
+from ganstudio.tasks.common import check_real, finish_image, prepare_image
 from ganstudio.tasks.generate import check_seed, random_seed
 from ganstudio.tasks.recipes import recipe
+
+# StarGAN's target labels are 0 or 1; values a little beyond exaggerate an edit, far beyond only break it.
+ATTRIBUTE_RANGE = (-10.0, 10.0)
 
 
 def attribute_vector(model: LoadedModel, attributes: Mapping[str | int, float] | Sequence[float]) -> np.ndarray:
@@ -26,12 +29,12 @@ def attribute_vector(model: LoadedModel, attributes: Mapping[str | int, float] |
     vector = np.zeros((1, c_dim), dtype=np.float32)
     if isinstance(attributes, Mapping):
         for key, value in attributes.items():
-            vector[0, _attribute_index(model, key, c_dim)] = float(value)
+            vector[0, _attribute_index(model, key, c_dim)] = check_real(f"attribute {str(key)[:40]!r}", value, *ATTRIBUTE_RANGE)
         return vector
     values = list(attributes)
     if len(values) != c_dim:
         raise GanStudioError(f"model '{model.name}' has {c_dim} attributes ({', '.join(model.labels)}); got {len(values)} values.")
-    vector[0] = np.asarray(values, dtype=np.float32)
+    vector[0] = np.asarray([check_real("an attribute value", value, *ATTRIBUTE_RANGE) for value in values], dtype=np.float32)
     return vector
 
 

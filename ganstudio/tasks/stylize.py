@@ -11,7 +11,7 @@ from ganstudio import images
 from ganstudio.errors import GanStudioError
 from ganstudio.models.spec import ModelInfo
 from ganstudio.registry import LoadedModel
-from ganstudio.tasks.common import finish_image, prepare_image
+from ganstudio.tasks.common import check_max_side, finish_image, prepare_image
 from ganstudio.tasks.recipes import recipe
 
 # Pipelines that take the style from an image; "style_weights" picks a built-in style; "image" has one style.
@@ -55,7 +55,8 @@ def stylize(model: LoadedModel, content: Image.Image, *, style: Image.Image | No
     """
     model.require_task("stylize")
     if not (isinstance(alpha, (int, float)) and 0.0 <= alpha <= 1.0):
-        raise GanStudioError(f"alpha (strength) must be between 0 and 1, not {alpha}.")
+        raise GanStudioError(f"alpha (strength) must be between 0 and 1, not {str(alpha)[:40]}.")
+    max_side = check_max_side(max_side)
     if needs_style_image(model.info) and style is None:
         raise GanStudioError(f"model '{model.name}' takes its style from an image: give a style image.")
     if color_method not in ("auto", "coral", "luminance"):
@@ -111,7 +112,7 @@ def _feature_blend(model: LoadedModel, content: Image.Image, style: Image.Image,
 def _style_weights(model: LoadedModel, content: Image.Image, style_index: int, max_side: int | None):
     count = style_count(model.info)
     if isinstance(style_index, bool) or not isinstance(style_index, int) or not 0 <= style_index < count:
-        raise GanStudioError(f"style index must be 0 to {count - 1}, not {style_index}.")
+        raise GanStudioError(f"style index must be 0 to {count - 1}, not {str(style_index)[:40]}.")
     fitted = images.fit_within(content, max_side)
     array = images.image_to_array(fitted, (0.0, 1.0))
     height, width = array.shape[2:]

@@ -7,6 +7,7 @@ every job (``config.json``) and inside every checkpoint, so a run can be read ba
 from __future__ import annotations
 
 import json
+import math
 import os
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
@@ -23,6 +24,17 @@ LOSSES: tuple[str, ...] = ("lsgan", "hinge", "bce", "wgan")
 # Fields that configs saved by earlier versions held at the top level and now sit in ``options``.
 LEGACY_OPTIONS = ("lr_mapping", "lambda_cycle", "lambda_identity", "lambda_l1", "lambda_cls", "lambda_rec",
                   "lambda_sty", "lambda_ds", "ds_decay_steps", "alternate_guidance")
+
+# Bounds no training run of this studio comes near; a studio's policy sets its own, lower ones
+# (``ganstudio.policy``). They keep a config from a file or an API call from queuing a job that could
+# never finish or fit: 10^7 steps, a batch of 10^9, 2048 px CycleGANs.
+MAX_STEPS = 1_000_000
+MAX_BATCH_SIZE = 4096
+MAX_IMAGE_SIZE = 2048
+MAX_N_CRITIC = 100
+MAX_LOSS_WEIGHT = 1e6
+MAX_LEARNING_RATE = 1.0
+MAX_OPTION_VALUE = 1e12  # a fast style network's style weight is 1e10
 
 
 class FinetuneConfigError(GanStudioError, ValueError):
@@ -91,20 +103,36 @@ class FinetuneConfig:
             problems.append(f"kind must be one of {', '.join(KINDS)}, not {self.kind!r}")
         if self.loss not in LOSSES:
             problems.append(f"loss must be one of {', '.join(LOSSES)}, not {self.loss!r}")
+        highest = {"steps": MAX_STEPS, "batch_size": MAX_BATCH_SIZE, "image_size": MAX_IMAGE_SIZE, "n_critic": MAX_N_CRITIC}
         for name in ("steps", "batch_size", "image_size", "checkpoint_every", "n_critic"):
-            if int(getattr(self, name)) < 1:
-                problems.append(f"{name} must be at least 1, not {getattr(self, name)}")
-        for name in ("sample_every", "freeze_d_layers", "lr_decay_start"):
-            if int(getattr(self, name)) < 0:
-                problems.append(f"{name} must be 0 or more, not {getattr(self, name)}")
-        if not 0.0 <= self.ema_decay < 1.0:
-            problems.append(f"ema_decay must be in [0, 1), not {self.ema_decay}")
-        if len(self.betas) != 2:
-            problems.append(f"betas must be two numbers, not {self.betas}")
-        if self.lr <= 0:
-            problems.append(f"lr must be positive, not {self.lr}")
+            if not _whole_in(getattr(self, name), 1, highest.get(name, MAX_STEPS)):
+                problems.append(f"{name} must be a whole number from 1 to {highest.get(name, MAX_STEPS)}, "
+                                f"not {_shown(getattr(self, name))}")
+        for name in ("sample_every", "freeze_d_layers", "lr_decay_start", "seed"):
+            if not _whole_in(getattr(self, name), 0, MAX_STEPS if name != "seed" else 2**32 - 1):
+                problems.append(f"{name} must be a whole number, 0 or more, not {_shown(getattr(self, name))}")
+        if not _real_in(self.ema_decay, 0.0, 1.0) or self.ema_decay == 1.0:
+            problems.append(f"ema_decay must be in [0, 1), not {_shown(self.ema_decay)}")
+        if len(self.betas) != 2 or not all(_real_in(beta, 0.0, 1.0) and beta < 1.0 for beta in self.betas):
+            problems.append(f"betas must be two numbers in [0, 1), not {_shown(self.betas)}")
+        for name in ("lr", "lr_d"):
+            value = getattr(self, name)
+            if (value is not None or name == "lr") and not (_real_in(value, 0.0, MAX_LEARNING_RATE) and value > 0):
+                problems.append(f"{name} must be a positive number of at most {MAX_LEARNING_RATE:g}, not {_shown(value)}")
+        for name in ("weight_decay", "r1_weight", "gp_weight"):
+            if not _real_in(getattr(self, name), 0.0, MAX_LOSS_WEIGHT):
+                problems.append(f"{name} must be a number from 0 to {MAX_LOSS_WEIGHT:g}, not {_shown(getattr(self, name))}")
+        # a kind's own options (its trainer checks names and types): every number finite, not negative, bounded
+        for name, value in dict(self.options).items():
+            if isinstance(value, (int, float)) and not isinstance(value, bool) and not _real_in(value, 0.0, MAX_OPTION_VALUE):
+                problems.append(f"option {name} must be a number from 0 to {MAX_OPTION_VALUE:g}, not {_shown(value)}")
         if problems:
             raise FinetuneConfigError("invalid training configuration: " + "; ".join(problems) + ".")
+
+    @property
+    def data_bytes_per_image(self) -> int:
+        """The memory one decoded training image takes (float32, up to 3 channels; a pair counts twice)."""
+        return int(self.image_size) ** 2 * 3 * 4
 
     @property
     def arch_id(self) -> str:
@@ -157,3 +185,18 @@ class FinetuneConfig:
 
     def with_updates(self, **changes) -> FinetuneConfig:
         return replace(self, **changes)
+
+
+def _whole_in(value, low: int, high: int) -> bool:
+    whole = isinstance(value, int) or (isinstance(value, float) and math.isfinite(value) and value.is_integer())
+    return not isinstance(value, bool) and whole and low <= value <= high
+
+
+def _real_in(value, low: float, high: float) -> bool:
+    number = isinstance(value, (int, float)) and not isinstance(value, bool)
+    return number and math.isfinite(value) and low <= value <= high
+
+
+def _shown(value) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."

@@ -13,6 +13,10 @@ ganstudio.train.jobs <job folder>`` for the oldest queued job, waits for it, and
 model when it finished. Training never runs in the app's process, so the studio stays responsive;
 a worker that dies (killed, out of memory, app restarted) leaves its last checkpoint, and
 ``resume`` continues from there.
+
+A job belongs to the visitor who queued it (``ganstudio.policy``): a visitor lists, watches, cancels
+and resumes only their own jobs, and the registry's policy bounds how many jobs each visitor (and
+everyone together) may have queued. Until it finishes, a job holds its model's place under the model cap.
 """
 
 from __future__ import annotations
@@ -33,10 +37,10 @@ from dataclasses import asdict, dataclass, field, fields
 from enum import StrEnum
 from pathlib import Path
 
-from ganstudio.errors import GanStudioError
+from ganstudio.errors import GanStudioError, LimitError
 from ganstudio.files import write_text_atomically
 from ganstudio.manifest import ModelEntry
-from ganstudio.registry import Registry, read_manifest, safe_name
+from ganstudio.registry import Registry, safe_name
 
 logger = logging.getLogger(__name__)
 
@@ -57,7 +61,7 @@ RESUMABLE = (JobState.FAILED, JobState.CANCELLED, JobState.INTERRUPTED)
 FINISHED = (JobState.DONE, *RESUMABLE)
 ACTIVE = (JobState.QUEUED, JobState.RUNNING, JobState.TRAINED)
 STATUS_INTERVAL_S = 0.5
-JOB_ID = re.compile(r"\d{8}-\d{6}-[0-9a-f]{4}")
+JOB_ID = re.compile(r"\d{8}-\d{6}-[0-9a-f]{4}(?:[0-9a-f]{4})?")  # the suffix had 4 digits before it had 8
 
 
 @dataclass
@@ -81,6 +85,7 @@ class JobStatus:
     updated: float = 0.0
     pid: int | None = None
     device: str = ""  # where the worker trains ("cuda:0", "cpu"), once it runs
+    owner: str = ""  # the visitor who queued it ("" outside a public studio's requests)
 
     @property
     def finished(self) -> bool:
@@ -128,6 +133,7 @@ class JobManager:
         self._thread: threading.Thread | None = None
         self._process: subprocess.Popen | None = None
         self._recover_after_restart()
+        registry.add_reservations(self._reserved_names)
 
     # -- asking ----------------------------------------------------------------------
 
@@ -138,34 +144,73 @@ class JobManager:
         ``device`` is where the worker trains: "auto" (the GPU when there is one, else the CPU), "cuda" or "cpu".
 
         Raises:
-            GanStudioError: the name belongs to a bundled model (or to a user model, without overwrite),
-                or the disk is too full.
+            GanStudioError: the name belongs to a built-in model, another visitor's model or another job (or to a
+                user model, without overwrite), or the disk is too full.
+            LimitError: the job is larger than the policy allows, or the visitor (or the studio) has as many
+                jobs queued, or models kept, as it may.
         """
         from ganstudio.train.uploads import check_disk_space, save_training_set
 
         name = safe_name(name)
+        owner = self.registry.visitor() or ""
         if device not in ("auto", "cuda", "cpu"):
             raise GanStudioError(f"device {device!r} is not one of auto, cuda, cpu.")
-        self._check_name(name, overwrite=overwrite)
-        self.registry.check_room_for(name)  # now, not after the training
-        active = [job for job in self.jobs() if job.name == name and job.state in ACTIVE]
-        if active:
-            raise GanStudioError(f"job {active[0].id} will already register '{name}'; choose another name or cancel it.")
         data_bytes = sum(getattr(array, "nbytes", 0) for array in data.values())
-        check_disk_space(self.root, 3 * data_bytes + 200 * 2**20)
-        job_id = time.strftime("%Y%m%d-%H%M%S-") + secrets.token_hex(2)
-        folder = self.root / job_id
-        folder.mkdir(parents=True)
-        save_training_set(data, folder / "data.npz")
-        request = {"id": job_id, "name": name, "kind": config.kind, "base": base, "config": config.to_json(),
-                   "data": data_report or {}, "overwrite": overwrite, "device": device}
-        _write_json(folder / "job.json", request)
-        now = time.time()
-        status = JobStatus(id=job_id, name=name, kind=config.kind, total=config.steps, base=base,
-                           data=data_report or {}, created=now, updated=now)
-        self._save(status)
+        self._check_size(config, data_bytes)
+        with self._lock:  # the checks and the new job folder in one step: two requests cannot both take the last place
+            everything = self._all_jobs()
+            self._check_quota(everything, owner)
+            active = [job for job in everything if job.name == name and job.state in ACTIVE]
+            if active:
+                mine = active[0].owner == owner or self.registry.visitor() is None
+                raise GanStudioError(f"job {active[0].id} will already register '{name}'; choose another name or cancel it."
+                                     if mine else f"the name '{name}' is taken. Choose another name.")
+            self.registry.check_name_free(name, overwrite=overwrite)
+            self.registry.check_room_for(name)  # now, not after the training
+            check_disk_space(self.root, 3 * data_bytes + 200 * 2**20)
+            job_id = time.strftime("%Y%m%d-%H%M%S-") + secrets.token_hex(4)
+            folder = self.root / job_id
+            folder.mkdir(parents=True)
+            save_training_set(data, folder / "data.npz")
+            request = {"id": job_id, "name": name, "kind": config.kind, "base": base, "config": config.to_json(),
+                       "data": data_report or {}, "overwrite": overwrite, "device": device, "owner": owner}
+            _write_json(folder / "job.json", request)
+            now = time.time()
+            status = JobStatus(id=job_id, name=name, kind=config.kind, total=config.steps, base=base,
+                               data=data_report or {}, created=now, updated=now, owner=owner)
+            self._save(status)
         self._wake.set()
         return status
+
+    def _check_size(self, config, data_bytes: int) -> None:
+        """Refuse a job larger than the policy allows, whoever built its config."""
+        policy = self.registry.policy
+        for what, value, highest in (("steps", config.steps, policy.max_steps),
+                                     ("batch size", config.batch_size, policy.max_batch_size),
+                                     ("image size", config.image_size, policy.max_image_size),
+                                     ("training data (bytes)", data_bytes, policy.max_training_bytes)):
+            if value > highest:
+                raise LimitError(f"{what} {value} is over this studio's limit of {highest} for one fine-tuning job.")
+
+    def _check_quota(self, everything: list[JobStatus], owner: str, *, resuming: bool = False) -> None:
+        """Refuse a job beyond the queue's size, the visitor's jobs at a time, or the visitor's jobs in all."""
+        policy = self.registry.policy
+        active = [job for job in everything if job.state in ACTIVE]
+        if policy.max_active_jobs and len(active) >= policy.max_active_jobs:
+            raise LimitError(f"{len(active)} fine-tuning jobs are queued or running, as many as this studio takes. "
+                             "Try again when one has finished.")
+        if self.registry.visitor() is None:
+            return
+        mine = [job for job in everything if job.owner == owner]
+        if policy.max_active_jobs_per_visitor and sum(job.state in ACTIVE for job in mine) >= policy.max_active_jobs_per_visitor:
+            raise LimitError(f"you have {policy.max_active_jobs_per_visitor} job(s) queued or running, the most one "
+                             "visitor may. Wait for it to finish, or cancel it.")
+        if policy.max_jobs_per_visitor and not resuming and len(mine) >= policy.max_jobs_per_visitor:
+            raise LimitError(f"you have started {len(mine)} fine-tuning jobs here, the most one visitor may.")
+
+    def _reserved_names(self) -> list[tuple[str, str]]:
+        """(name, owner) of the models that queued and running jobs will register (the registry counts them)."""
+        return [(job.name, job.owner) for job in self._all_jobs() if job.state in ACTIVE]
 
     def cancel(self, job_id: str) -> JobStatus:
         """Stop a job: a queued one is dropped from the queue, a running one checkpoints and stops."""
@@ -188,6 +233,8 @@ class JobManager:
             status = self.status(job_id)
             if status.state not in RESUMABLE:
                 raise GanStudioError(f"job {job_id} is {status.state}; only {', '.join(RESUMABLE)} jobs can be resumed.")
+            self._check_quota([job for job in self._all_jobs() if job.id != job_id], status.owner, resuming=True)
+            self.registry.check_room_for(status.name)
             (self.root / job_id / "cancel").unlink(missing_ok=True)
             status.state, status.message, status.pid = JobState.QUEUED, f"resuming from step {checkpoint_step(self.root / job_id)}", None
             self._save(status)
@@ -197,26 +244,53 @@ class JobManager:
     # -- looking ---------------------------------------------------------------------
 
     def status(self, job_id: str) -> JobStatus:
-        if not JOB_ID.fullmatch(str(job_id)):
-            raise GanStudioError(f"{job_id!r} is not a job id (like 20261123-160501-ab12). Run `python -m ganstudio jobs`.")
+        """One job of the visitor's (any job, outside a request).
+
+        Raises:
+            GanStudioError: not a job id, or no such job of the visitor's (one message for both).
+        """
+        if not isinstance(job_id, str) or not JOB_ID.fullmatch(job_id):
+            raise GanStudioError(f"{str(job_id)[:40]!r} is not a job id (like 20261123-160501-ab12cd34). "
+                                 "Run `python -m ganstudio jobs`.")
+        status = self._read_status(job_id)
+        if status is None or not self._owned_by_visitor(status):
+            raise GanStudioError(f"no job {job_id!r}. Run `python -m ganstudio jobs` to list them.")
+        return status
+
+    def _owned_by_visitor(self, status: JobStatus) -> bool:
+        """Jobs are a visitor's own: unlike models, there are no shared ones to show to others."""
+        visitor = self.registry.visitor()
+        return visitor is None or status.owner == visitor
+
+    def _read_status(self, job_id: str) -> JobStatus | None:
         path = self.root / job_id / "status.json"
         if not path.is_file():
-            raise GanStudioError(f"no job {job_id!r}. Run `python -m ganstudio jobs` to list them.")
+            return None
         return JobStatus.from_json(json.loads(path.read_text(encoding="utf-8")))
 
     def jobs(self) -> list[JobStatus]:
-        """Every job, oldest first."""
+        """The visitor's jobs (every job, outside a request), oldest first."""
+        return [status for status in self._all_jobs() if self._owned_by_visitor(status)]
+
+    def _all_jobs(self) -> list[JobStatus]:
         found = []
         for folder in sorted(self.root.iterdir()) if self.root.is_dir() else []:
-            if (folder / "status.json").is_file():
+            if JOB_ID.fullmatch(folder.name) and (folder / "status.json").is_file():
                 try:
-                    found.append(self.status(folder.name))
+                    status = self._read_status(folder.name)
                 except (OSError, json.JSONDecodeError):
                     continue  # a folder being created right now
+                if status is not None:
+                    found.append(status)
         return sorted(found, key=lambda s: s.created)
+
+    def has_queued(self) -> bool:
+        """Whether any job waits in the queue (of any visitor): the scheduler should run."""
+        return any(status.state == JobState.QUEUED for status in self._all_jobs())
 
     def losses(self, job_id: str) -> list[dict]:
         """The loss history, one dict per reported step (a resumed run's repeated steps keep their last values)."""
+        self.status(job_id)  # a job of the visitor's
         path = self.root / job_id / "losses.jsonl"
         by_step: dict[int, dict] = {}
         if path.is_file():
@@ -269,7 +343,7 @@ class JobManager:
             self._wake.clear()
             lock = _try_lock(self.root / ".scheduler.lock")
         while not self._stop.is_set():
-            queued = [status for status in self.jobs() if status.state == JobState.QUEUED]
+            queued = [status for status in self._all_jobs() if status.state == JobState.QUEUED]
             if not queued:
                 self._wake.wait(timeout=1.0)
                 self._wake.clear()
@@ -320,7 +394,7 @@ class JobManager:
         request = json.loads((folder / "job.json").read_text(encoding="utf-8"))
         result = json.loads((folder / "result.json").read_text(encoding="utf-8"))
         name = request["name"]
-        self._check_name(name, overwrite=True)
+        self.registry.check_name_free(name, overwrite=True)
         target = self.registry.user_dir / "models" / name
         if target.exists():
             shutil.rmtree(target)
@@ -344,15 +418,9 @@ class JobManager:
             labels=tuple(request.get("data", {}).get("classes") or (base.labels if base else ())),
             source=f"fine-tuned from {request.get('base') or 'scratch'} (job {job_id}, {result['step']} steps)",
             description=f"Fine-tuned on {request.get('data', {}).get('used', '?')} of your images.",
+            owner=request.get("owner", ""),
         )
         return self.registry.register(entry)
-
-    def _check_name(self, name: str, *, overwrite: bool) -> None:
-        bundled = {entry.name for entry in read_manifest(self.registry.weights_dir / "manifest.json")}
-        if name in bundled:
-            raise GanStudioError(f"'{name}' is a built-in model's name; choose another name for the fine-tuned model.")
-        if not overwrite and name in self.registry.names():
-            raise GanStudioError(f"a model called '{name}' already exists; choose another name or allow overwriting.")
 
     def _save(self, status: JobStatus) -> None:
         status.updated = time.time()
@@ -360,7 +428,7 @@ class JobManager:
 
     def _recover_after_restart(self) -> None:
         # A job left "running" by a previous app process has no worker any more.
-        for status in self.jobs():
+        for status in self._all_jobs():
             if status.state == JobState.TRAINED:
                 self.finish(status.id)
             elif status.state == JobState.RUNNING and not _alive(status.pid):

@@ -19,7 +19,7 @@ import numpy as np
 from PIL import Image
 
 from ganstudio import images as image_io
-from ganstudio.errors import GanStudioError, ImageError
+from ganstudio.errors import GanStudioError, ImageError, LimitError
 from ganstudio.files import atomic_path
 
 MAX_UPLOAD_BYTES = 512 * 2**20  # all files of one training set together, zips uncompressed
@@ -27,6 +27,8 @@ MAX_FILE_BYTES = 64 * 2**20
 MIN_IMAGES = 8
 MIN_PER_CLASS = 2
 MIN_SIDE = 16  # smaller pictures carry too little to learn from
+MAX_IMAGES = 20_000  # per set, when the caller gives no limit
+MAX_SKIPPED = 1000  # files that are not usable images, beyond which an upload is refused rather than searched
 
 
 @dataclass
@@ -62,21 +64,25 @@ class UploadedFile:
     data: bytes
 
 
-def iter_uploads(paths: Sequence[str | os.PathLike], report: UploadReport) -> Iterator[UploadedFile]:
+def iter_uploads(paths: Sequence[str | os.PathLike], report: UploadReport, *,
+                 max_files: int = MAX_IMAGES + MAX_SKIPPED) -> Iterator[UploadedFile]:
     """Every file in the given files, folders (recursively) and zips, in name order.
 
     Raises:
-        GanStudioError: the upload is over MAX_UPLOAD_BYTES.
+        LimitError: the upload is over MAX_UPLOAD_BYTES, or holds more than ``max_files`` files.
     """
-    total = 0
+    total, count = 0, 0
     for path in sorted(Path(p) for p in paths):
         for item in _expand(path, report):
             total += len(item.data)
+            count += 1
             if total > MAX_UPLOAD_BYTES:
-                raise GanStudioError(
+                raise LimitError(
                     f"the upload is over {MAX_UPLOAD_BYTES // 2**20} MB. Use fewer or smaller images "
                     "(training resizes them to a few dozen pixels anyway)."
                 )
+            if count > max_files:
+                raise LimitError(f"the upload holds more than {max_files} files. Upload fewer pictures.")
             yield item
 
 
@@ -134,21 +140,39 @@ def decode_training_image(data: bytes, size: int, *, channels: int = 3) -> np.nd
 
 
 def load_images(paths: Sequence[str | os.PathLike], size: int, *, channels: int = 3,
-                report: UploadReport | None = None) -> tuple[list[np.ndarray], list[str], list[str], UploadReport]:
-    """Decode every usable image: arrays, file names and folder names, plus the report."""
+                report: UploadReport | None = None,
+                max_images: int = MAX_IMAGES) -> tuple[list[np.ndarray], list[str], list[str], UploadReport]:
+    """Decode every usable image: arrays, file names and folder names, plus the report.
+
+    Raises:
+        LimitError: more than ``max_images`` usable images (decoding stops there).
+    """
     report = report or UploadReport()
     arrays, names, folders = [], [], []
-    for item in iter_uploads(paths, report):
+    for item in iter_uploads(paths, report, max_files=max_images + MAX_SKIPPED):
         try:
             arrays.append(decode_training_image(item.data, size, channels=channels))
         except ImageError as error:
             reason = "not images" if "not an image" in str(error) else _short_reason(str(error))
             report.skipped.append((item.name, reason))
             continue
+        _check_count(len(arrays), max_images)
         names.append(item.name)
         folders.append(item.folder)
     report.used += len(arrays)
     return arrays, names, folders, report
+
+
+def _check_count(count: int, max_images: int) -> None:
+    if count > max_images:
+        raise LimitError(f"more than {max_images} usable images in one set; this studio trains on at most "
+                         f"{max_images} at this image size. Upload fewer pictures.")
+
+
+def image_limit(max_images: int, max_bytes: int, size: int, *, pairs: bool = False) -> int:
+    """How many images one set may hold: ``max_images``, fewer when their decoded arrays would pass ``max_bytes``."""
+    per_image = size * size * 3 * 4 * (2 if pairs else 1)
+    return max(1, min(max_images, max_bytes // per_image))
 
 
 def _short_reason(message: str) -> str:
@@ -170,7 +194,8 @@ def split_side_by_side(array: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def build_training_set(kind: str, *, files: Sequence[str | os.PathLike], files_b: Sequence[str | os.PathLike] = (),
-                       size: int, channels: int = 3, class_names: Sequence[str] = ()) -> tuple[dict, UploadReport]:
+                       size: int, channels: int = 3, class_names: Sequence[str] = (),
+                       max_images: int = MAX_IMAGES) -> tuple[dict, UploadReport]:
     """The ``data`` dict that ``train()`` takes for ``kind``, from uploaded files.
 
     dcgan: any images. cgan / stargan / stargan_v2: a folder per class or domain (in a zip or on disk).
@@ -179,32 +204,35 @@ def build_training_set(kind: str, *, files: Sequence[str | os.PathLike], files_b
     fast_style: content photos in ``files``, one style image in ``files_b`` (its longer side resized to ``size``).
     ``class_names``: the base model's classes, so that folder names map to its labels.
 
+    ``max_images`` bounds each set (a pair set counts its pairs).
+
     Raises:
         GanStudioError: too few usable images, or folders that do not match the base model's classes.
+        LimitError: more than ``max_images`` images in a set, or an upload over the size or file-count caps.
     """
     from ganstudio.train.kinds import data_layout
 
     report = UploadReport()
     layout = data_layout(kind)
     if layout.form == "images":
-        arrays, *_ = load_images(files, size, channels=channels, report=report)
+        arrays, *_ = load_images(files, size, channels=channels, report=report, max_images=max_images)
         _require(len(arrays), MIN_IMAGES, "images", report)
         return {"images": np.stack(arrays)}, report
     if layout.form == "per_class":
-        return _per_class_set(kind, layout, files, size, channels, class_names, report)
+        return _per_class_set(kind, layout, files, size, channels, class_names, report, max_images)
     if layout.form == "unpaired":
-        a_images, *_ = load_images(files, size, report=report)
-        b_images, *_ = load_images(files_b, size, report=report)
+        a_images, *_ = load_images(files, size, report=report, max_images=max_images)
+        b_images, *_ = load_images(files_b, size, report=report, max_images=max_images)
         _require(len(a_images), MIN_IMAGES, "images in domain A", report)
         _require(len(b_images), MIN_IMAGES, "images in domain B", report)
         return {"A": np.stack(a_images), "B": np.stack(b_images)}, report
     if layout.form == "style":
-        return _style_set(files, files_b, size, report)
-    return _paired_set(files, files_b, size, report)
+        return _style_set(files, files_b, size, report, max_images)
+    return _paired_set(files, files_b, size, report, max_images)
 
 
-def _style_set(files, files_b, size, report):
-    photos, *_ = load_images(files, size, report=report)
+def _style_set(files, files_b, size, report, max_images):
+    photos, *_ = load_images(files, size, report=report, max_images=max_images)
     _require(len(photos), MIN_IMAGES, "content photos", report)
     styles = []
     for item in iter_uploads(files_b, report):
@@ -222,8 +250,8 @@ def _style_set(files, files_b, size, report):
     return {"images": np.stack(photos), "style": np.asarray(picture, dtype=np.float32)[None] / 255.0}, report
 
 
-def _per_class_set(kind, layout, files, size, channels, class_names, report):
-    arrays, _, folders, report = load_images(files, size, channels=channels, report=report)
+def _per_class_set(kind, layout, files, size, channels, class_names, report, max_images):
+    arrays, _, folders, report = load_images(files, size, channels=channels, report=report, max_images=max_images)
     found = sorted({folder for folder in folders if folder})
     if not found:
         raise GanStudioError(f"a {kind} model learns from a folder of images per class: put each class in its own "
@@ -244,10 +272,10 @@ def _per_class_set(kind, layout, files, size, channels, class_names, report):
     return {"images": kept, layout.label_key: labels}, report
 
 
-def _paired_set(files, files_b, size, report):
+def _paired_set(files, files_b, size, report, max_images):
     if files_b:
-        inputs, input_names, _, _ = load_images(files, size, report=report)
-        targets, target_names, _, _ = load_images(files_b, size, report=report)
+        inputs, input_names, _, _ = load_images(files, size, report=report, max_images=max_images)
+        targets, target_names, _, _ = load_images(files_b, size, report=report, max_images=max_images)
         by_name = dict(zip(target_names, targets))
         pairs = [(a, by_name[name]) for a, name in zip(inputs, input_names) if name in by_name]
         unmatched = len(inputs) - len(pairs)
@@ -255,16 +283,16 @@ def _paired_set(files, files_b, size, report):
             report.skipped.extend((name, "no target of the same name") for name in input_names if name not in by_name)
     else:
         # side by side: decode at double width, then split
-        wide, *_ = load_images_wide(files, size, report)
+        wide, *_ = load_images_wide(files, size, report, max_images=max_images)
         pairs = [split_side_by_side(array) for array in wide]
     _require(len(pairs), MIN_IMAGES, "pairs", report)
     return {"A": np.stack([a for a, _ in pairs]), "B": np.stack([b for _, b in pairs])}, report
 
 
-def load_images_wide(paths, size: int, report: UploadReport):
+def load_images_wide(paths, size: int, report: UploadReport, *, max_images: int = MAX_IMAGES):
     """Side-by-side pairs: each image resized to (2*size) x size, keeping both halves."""
     arrays = []
-    for item in iter_uploads(paths, report):
+    for item in iter_uploads(paths, report, max_files=max_images + MAX_SKIPPED):
         try:
             picture = image_io.open_image(item.data)
         except ImageError as error:
@@ -274,6 +302,7 @@ def load_images_wide(paths, size: int, report: UploadReport):
             report.skipped.append((item.name, "not a side-by-side pair"))
             continue
         arrays.append(np.asarray(picture.resize((2 * size, size), Image.BICUBIC), dtype=np.float32) / 255.0)
+        _check_count(len(arrays), max_images)
     report.used += len(arrays)
     return arrays, report
 

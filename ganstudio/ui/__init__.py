@@ -2,16 +2,22 @@
 
 Each tab module lays out its widgets and wires callbacks that only translate between
 widgets and task calls; this module adds the header, the per-session runtime choice
-(Models tab) that every tab reads, and the few links between tabs.
+(Models tab) that every tab reads, who the visitor is (a page load ties the browser's
+stored id to its session), and the few links between tabs.
+
+In a public studio (``registry.policy.public``) the page is laid out for nobody in particular
+(built-in and shared models only); each request then lists what its visitor may see.
 """
 
 from __future__ import annotations
 
 import os
+import secrets
 from collections.abc import Callable
 
 import gradio as gr
 
+from ganstudio.policy import NOBODY, visiting
 from ganstudio.registry import Registry
 from ganstudio.tasks.background import BackgroundRuns
 from ganstudio.train.jobs import JobManager
@@ -54,6 +60,12 @@ CSS = """
 """
 
 
+PUBLIC_NOTE = """
+*This is a public studio: the models you import or fine-tune, and your jobs, are visible to this browser only.
+Limits: {limits}.*
+"""
+
+
 def build_app(registry: Registry | None = None, *, jobs: JobManager | None = None,
               runs: BackgroundRuns | None = None) -> gr.Blocks:
     """The whole app for a registry; nothing is loaded until a request needs a model.
@@ -65,11 +77,17 @@ def build_app(registry: Registry | None = None, *, jobs: JobManager | None = Non
     registry = registry or Registry()
     jobs = jobs or JobManager(registry)
     runs = runs or BackgroundRuns()
-    with gr.Blocks(title=TITLE, delete_cache=(3600, 3600)) as app:
+    public = registry.policy.public
+    # a public studio's downloads wait less long in Gradio's cache (each is also in our output folder)
+    with visiting(NOBODY), gr.Blocks(title=TITLE, delete_cache=(1800, 1800) if public else (3600, 3600)) as app:
         gr.Markdown(HEADER, elem_id="header")
+        if public:
+            gr.Markdown(PUBLIC_NOTE.format(limits=registry.policy.describe()))
         with gr.Accordion("What is this?", open=False, elem_id="about"):
             gr.Markdown(ABOUT)
         backends = gr.State({})  # model name -> "torch" | "onnx" for this session (Models tab)
+        # this browser's id (kept in its storage): its models and jobs stay its own across page reloads
+        browser = gr.BrowserState(None, storage_key="ganstudio-visitor", secret=_browser_secret(registry))
         # every tab stays in sight on a phone: the bar wraps instead of hiding tabs behind a "more" menu
         with gr.Tabs(overflow_behavior="wrap") as tabs:
             with gr.Tab("Generate", id="generate"):
@@ -98,8 +116,13 @@ def build_app(registry: Registry | None = None, *, jobs: JobManager | None = Non
             (finetune_parts["base"], lambda: finetune.base_choices(registry)),
         ]
 
-        def refresh_pickers(*current: str | None) -> list[gr.Dropdown]:
-            """Every model picker lists the registry's models again (after an import, or when a page opens)."""
+        @common.as_visitor
+        def refresh_pickers(generate_model: str | None, interpolate_model: str | None, translate_model: str | None,
+                            edit_model: str | None, stylize_model: str | None, runtime_model: str | None,
+                            export_model: str | None, base_model: str | None) -> list[gr.Dropdown]:
+            """Every model picker lists the models of this visitor again (after an import, or when a page opens)."""
+            current = (generate_model, interpolate_model, translate_model, edit_model, stylize_model, runtime_model,
+                       export_model, base_model)
             return [common.refresh_picker(names(), value) for (_, names), value in zip(pickers, current)]
 
         dropdowns = [dropdown for dropdown, _ in pickers]
@@ -108,9 +131,30 @@ def build_app(registry: Registry | None = None, *, jobs: JobManager | None = Non
         # A fine-tuning job of this page has registered its model (the tab's timer noticed).
         finetune_parts["registered"].change(refresh_pickers, dropdowns, dropdowns, queue=False,
                                             api_name="refresh_pickers_after_training", api_visibility="undocumented")
-        app.load(refresh_pickers, dropdowns, dropdowns, api_name="refresh_pickers_on_load",
-                 api_visibility="undocumented", queue=False)
+        # who is here first, then what they may pick
+        app.load(common.remember_browser, browser, browser, api_name="remember_browser",
+                 api_visibility="undocumented", queue=False).then(
+            refresh_pickers, dropdowns, dropdowns, api_name="refresh_pickers_on_load", api_visibility="undocumented",
+            queue=False)
     return app
+
+
+def _browser_secret(registry: Registry) -> str:
+    """The key a browser's stored id is encrypted with: kept in the user folder, so that it survives a restart
+    (Gradio's default is a new key per start, which would make every visitor a stranger to their own models)."""
+    path = registry.user_dir / ".browser-secret"
+    try:
+        text = path.read_text(encoding="utf-8").strip()
+        if len(text) >= 32:
+            return text
+    except OSError:
+        pass
+    path.parent.mkdir(parents=True, exist_ok=True)
+    text = secrets.token_urlsafe(32)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(text)
+    return text
 
 
 def launch_options() -> dict:

@@ -1,22 +1,30 @@
-"""What every tab shares: the error adapter, model pickers and loading, image inputs, output files.
+"""What every tab shares: the request adapter, model pickers and loading, image inputs, output files.
 
-Callbacks in the tabs stay small because the repeated parts live here: turning a
-``GanStudioError`` into a ``gr.Error``, checking that a picked model fits the tab,
-loading it with the session's backend choice (with progress), decoding uploads with
-the studio's own limits, and writing files people can download.
+Callbacks in the tabs stay small because the repeated parts live here: serving each request as
+its visitor (``ganstudio.policy``) and turning a ``GanStudioError`` into a ``gr.Error`` whose message
+shows no server path, checking that a picked model fits the tab, loading it with the session's
+backend choice (with progress), decoding uploads with the studio's own limits, and writing files
+people can download.
 """
 
 from __future__ import annotations
 
 import functools
+import hashlib
+import inspect
 import logging
+import os
+import re
+import secrets
 import shutil
 import tempfile
+import threading
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
-from typing import TypeVar
+from typing import Optional, TypeVar
 
 import gradio as gr
 from PIL import Image
@@ -28,10 +36,12 @@ from ganstudio.errors import (
     ModelNotFoundError,
     WrongTaskError,
 )
+from ganstudio.files import is_inside, trim_to_budget
 from ganstudio.manifest import ModelEntry
+from ganstudio.policy import current_visitor, visiting
 from ganstudio.registry import LoadedModel, Registry
 from ganstudio.serving import load_model as load_on_backend
-from ganstudio.ui.components import ImageInput
+from ganstudio.ui.components import ImageInput, SketchInput
 
 logger = logging.getLogger("ganstudio.ui")
 
@@ -42,36 +52,147 @@ MODEL_QUEUE = "models"  # concurrency_id shared by every event that runs a netwo
 DISPLAY_SIDE = 256  # small results (32 px digits) are shown enlarged to at least this
 OUTPUT_ROOT = Path(tempfile.gettempdir()) / "ganstudio-outputs"
 OUTPUT_MAX_AGE_S = 3600
+# Results wait here to be downloaded; beyond this, the oldest go first (whatever their age).
+OUTPUT_BUDGET_BYTES = int(os.environ.get("GANSTUDIO_OUTPUT_BUDGET_BYTES", str(1024**3)))
+MAX_MESSAGE_CHARS = 1500
 
 Callback = TypeVar("Callback", bound=Callable)
+
+
+# -- who is asking -----------------------------------------------------------------
+
+# session hash -> the id a browser keeps in its storage (``remember_browser``), so that a visitor's models
+# and jobs stay theirs after a page reload. Bounded: the oldest sessions are forgotten first.
+_BROWSERS: OrderedDict[str, str] = OrderedDict()
+_BROWSERS_LOCK = threading.Lock()
+MAX_SESSIONS = 100_000
+BROWSER_ID = re.compile(r"[A-Za-z0-9_-]{32}")
+
+
+def remember_browser(stored: str | None, request: gr.Request) -> str:
+    """The page-load event: the id this browser keeps (a new one the first time), tied to this session.
+
+    The id is random and never shown to anyone else; a session keeps the first id it was tied to, so a
+    request that names someone else's session cannot take it over.
+    """
+    browser = stored if isinstance(stored, str) and BROWSER_ID.fullmatch(stored) else secrets.token_urlsafe(24)
+    session = getattr(request, "session_hash", None)
+    if not session:
+        return browser
+    with _BROWSERS_LOCK:
+        browser = _BROWSERS.setdefault(session, browser)
+        _BROWSERS.move_to_end(session)
+        while len(_BROWSERS) > MAX_SESSIONS:
+            _BROWSERS.popitem(last=False)
+    return browser
+
+
+def visitor_of(request: gr.Request | None) -> str:
+    """The owner id of a request: its browser's id, else its session (``gradio_client`` keeps one per client),
+    else a new one (a request without a session owns nothing anyone can ask for again). Hashed, so that the
+    ids that prove who someone is never reach a manifest."""
+    session = getattr(request, "session_hash", None) if request is not None else None
+    with _BROWSERS_LOCK:
+        browser = _BROWSERS.get(session) if session else None
+    key = f"browser:{browser}" if browser else f"session:{session}" if session else f"once:{secrets.token_hex(16)}"
+    return hashlib.sha256(key.encode()).hexdigest()[:24]
+
+
+def as_visitor(fn: Callback) -> Callback:
+    """Run a callback as the visitor of its request (``ganstudio.policy.visiting``).
+
+    The wrapper takes one more parameter, ``request: gr.Request``, which Gradio fills in; the callback keeps
+    its own signature otherwise. Generator callbacks stay generators.
+    """
+    signature = inspect.signature(fn)
+    params = list(signature.parameters.values())
+    positional = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    if len(positional) != len(params):
+        raise TypeError(f"{fn.__name__}: a callback run as its visitor takes positional parameters only")
+    extra = inspect.Parameter("request", inspect.Parameter.POSITIONAL_OR_KEYWORD, default=None,
+                              annotation=Optional[gr.Request])  # noqa: UP045 - Gradio compares with typing.Optional
+    count = len(params)
+
+    def split(args: tuple, kwargs: dict) -> tuple[tuple, gr.Request | None]:
+        request = kwargs.pop("request", None)
+        if len(args) > count:
+            args, request = args[:count], args[count]
+        return args, request
+
+    def visitor(request: gr.Request | None) -> str:
+        # a callback called by another one (no request of its own) serves the same visitor
+        return current_visitor() if request is None and current_visitor() is not None else visitor_of(request)
+
+    if inspect.isgeneratorfunction(fn):
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            args, request = split(args, kwargs)
+            with visiting(visitor(request)):
+                yield from fn(*args, **kwargs)
+    else:
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            args, request = split(args, kwargs)
+            with visiting(visitor(request)):
+                return fn(*args, **kwargs)
+
+    wrapper.__signature__ = signature.replace(parameters=[*params, extra])
+    wrapper.__annotations__ = {**getattr(fn, "__annotations__", {}), "request": Optional[gr.Request]}  # noqa: UP045
+    wrapper.runs_as_visitor = True
+    return wrapper  # type: ignore[return-value]
 
 
 # -- errors ------------------------------------------------------------------------
 
 def user_errors(fn: Callback) -> Callback:
-    """Show a ``GanStudioError`` as a readable message; log anything else and show a short one.
+    """Run a callback as its visitor (``as_visitor``); show a ``GanStudioError`` as a readable message (without
+    server paths, and cut short); log anything else and show a short one.
 
     The wrapper keeps the callback's signature and docstring, which Gradio reads for
     ``gr.Progress`` and ``gr.SelectData`` parameters and for the API description.
     """
 
-    @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
-        try:
-            return fn(*args, **kwargs)
-        except gr.Error:
-            raise
-        except GanStudioError as error:
-            raise gr.Error(str(error), print_exception=False) from None
-        except Exception as error:
-            logger.exception("%s failed", fn.__name__)
-            raise gr.Error(
-                f"Something went wrong in {fn.__name__.replace('_', ' ')} ({type(error).__name__}). "
-                "The details are in the server log; try other inputs or another model.",
-                print_exception=False,
-            ) from None
+    def translate(error: Exception) -> gr.Error:
+        if isinstance(error, gr.Error):
+            return error
+        if isinstance(error, GanStudioError):
+            return gr.Error(clean_message(str(error)), print_exception=False)
+        logger.exception("%s failed", fn.__name__)
+        return gr.Error(
+            f"Something went wrong in {fn.__name__.replace('_', ' ')} ({type(error).__name__}). "
+            "The details are in the server log; try other inputs or another model.",
+            print_exception=False,
+        )
 
-    return wrapper  # type: ignore[return-value]
+    if inspect.isgeneratorfunction(fn):
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            try:
+                yield from fn(*args, **kwargs)
+            except Exception as error:
+                raise translate(error) from None
+    else:
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            try:
+                return fn(*args, **kwargs)
+            except Exception as error:
+                raise translate(error) from None
+
+    return as_visitor(wrapper)  # type: ignore[return-value]
+
+
+# an absolute POSIX path (not the tail of a URL or of hf://owner/repo/...): shown as its last part
+_SERVER_PATH = re.compile(r"(?<![\w:/.~-])/(?:[^\s'\"`<>|/]+/)+([^\s'\"`<>|/]*)")
+_LONG_RUN = re.compile(r"\S{121,}")
+
+
+def clean_message(text: str) -> str:
+    """A message for the person: server paths shown by their last part, long runs of one word (echoed input)
+    cut short, the whole at most MAX_MESSAGE_CHARS."""
+    text = _SERVER_PATH.sub(lambda match: match.group(1) or "…", text)
+    text = _LONG_RUN.sub(lambda match: match.group(0)[:60] + "…", text)
+    return text if len(text) <= MAX_MESSAGE_CHARS else text[: MAX_MESSAGE_CHARS - 1] + "…"
 
 
 # -- models ------------------------------------------------------------------------
@@ -166,6 +287,11 @@ def describe_entry(entry: ModelEntry | None) -> str:
 
 # -- images ------------------------------------------------------------------------
 
+def sketch_input(label: str, **kwargs) -> SketchInput:
+    """A sketchpad whose layers are checked (count, pixels, aspect) before they are decoded."""
+    return SketchInput(label=label, **kwargs)
+
+
 def image_input(label: str, **kwargs) -> ImageInput:
     """An image input: upload, paste or webcam; the callback gets a validated RGB ``PIL.Image``."""
     kwargs.setdefault("sources", ["upload", "clipboard", "webcam"])
@@ -205,7 +331,8 @@ def shown_png(image: Image.Image, folder: Path, name: str) -> str:
 # -- files -------------------------------------------------------------------------
 
 def output_folder() -> Path:
-    """A fresh folder for one request's downloads; folders older than an hour are removed."""
+    """A fresh folder for one request's downloads; folders older than an hour are removed, and the oldest
+    also when all of them pass OUTPUT_BUDGET_BYTES."""
     OUTPUT_ROOT.mkdir(parents=True, exist_ok=True)
     cutoff = time.time() - OUTPUT_MAX_AGE_S
     for old in OUTPUT_ROOT.iterdir():
@@ -214,9 +341,31 @@ def output_folder() -> Path:
                 shutil.rmtree(old, ignore_errors=True)
         except OSError:  # another request removed it first
             pass
+    trim_to_budget(OUTPUT_ROOT, OUTPUT_BUDGET_BYTES)
     folder = OUTPUT_ROOT / uuid.uuid4().hex
     folder.mkdir()
     return folder
+
+
+def upload_folder() -> Path:
+    """Where Gradio keeps uploaded files (``GRADIO_TEMP_DIR``, else the system's temporary folder)."""
+    return Path(os.environ.get("GRADIO_TEMP_DIR") or Path(tempfile.gettempdir()) / "gradio")
+
+
+def discard_uploads(paths: Iterable[str | os.PathLike | None]) -> None:
+    """Delete uploaded files once they have been used (imported, or made into a training set).
+
+    Gradio serves every file of its upload folder to whoever names its path; a used upload need not wait
+    there for an hour. Only files inside that folder are touched.
+    """
+    root = upload_folder()
+    for path in paths:
+        if path and is_inside(path, root) and Path(path).is_file():
+            Path(path).unlink(missing_ok=True)
+            try:
+                Path(path).parent.rmdir()  # its own folder, when nothing else is in it
+            except OSError:
+                pass
 
 
 def save_png(image: Image.Image, folder: Path, name: str) -> str:

@@ -21,7 +21,12 @@ from ganstudio.registry import Registry
 from ganstudio.train.finetune import FinetunePlan, plan_finetune
 from ganstudio.train.jobs import RESUMABLE, JobManager, JobStatus
 from ganstudio.train.kinds import KINDS, data_layout, kind_of_arch
-from ganstudio.train.uploads import MIN_IMAGES, MIN_PER_CLASS, build_training_set
+from ganstudio.train.uploads import (
+    MIN_IMAGES,
+    MIN_PER_CLASS,
+    build_training_set,
+    image_limit,
+)
 from ganstudio.ui import common
 
 NEW = "new "  # base choices that train from scratch: "new dcgan", "new cyclegan"... (no model name has a space)
@@ -54,7 +59,7 @@ def build_tab(registry: Registry, backends: gr.State, *, jobs: JobManager,
     except GanStudioError:  # a broken entry must not stop the app: the form starts empty
         defaults = _defaults(registry, None)
     statuses = jobs.jobs()
-    if any(status.state == "queued" for status in statuses):
+    if jobs.has_queued():
         jobs.start()  # jobs queued when the app last stopped
     # -- layout
     gr.Markdown(INTRO, elem_classes=["model-about"])
@@ -144,16 +149,21 @@ def build_tab(registry: Registry, backends: gr.State, *, jobs: JobManager,
             name: the new model's name (empty: from the base).
             overwrite: replace a user model of that name.
         """
-        plan = _plan(registry, base_name, steps=int(steps or 0), batch_size=_whole(batch_size), lr=lr,
-                     image_size=_whole(image_size), freeze_d_layers=int(freeze_d_layers or 0),
-                     diff_augment=bool(diff_augment), ema_decay=ema_decay, seed=int(seed or 0))
+        # the numbers go to the plan as they came: it checks them (a NaN or 10^9 from the API included)
+        plan = _plan(registry, base_name, steps=steps if steps is not None else 0, batch_size=batch_size or None,
+                     lr=lr or None, image_size=image_size or None, freeze_d_layers=freeze_d_layers or 0,
+                     diff_augment=bool(diff_augment), ema_decay=ema_decay, seed=seed or 0)
         _check_uploads(plan.kind, files, files_b)
         progress(0.1, desc="Reading the uploaded pictures…")
+        policy = registry.policy
+        limit = image_limit(policy.max_training_images, policy.max_training_bytes, plan.config.image_size,
+                            pairs=data_layout(plan.kind).form in ("paired", "unpaired"))
         data, report = build_training_set(plan.kind, files=files or [], files_b=files_b or [],
                                           size=plan.config.image_size, channels=plan.channels,
-                                          class_names=plan.class_names)
+                                          class_names=plan.class_names, max_images=limit)
         status = jobs.submit(name=(name or "").strip() or default_name(base_name), config=plan.config, data=data,
                              base=plan.base, data_report=report.to_json(), overwrite=bool(overwrite))
+        common.discard_uploads([*(files or []), *(files_b or [])])
         jobs.start()
         everything = jobs.jobs()
         ahead = sum(1 for other in everything if other.id != status.id and other.state in ("queued", "running"))
@@ -205,6 +215,7 @@ def build_tab(registry: Registry, backends: gr.State, *, jobs: JobManager,
         """The job of a clicked table row."""
         return event.row_value[0] if event.row_value else gr.skip()
 
+    @common.as_visitor
     def poll(job_id: str | None, seen: dict, registered: str):
         """The timer's tick: only what changed since the last one (the rest is skipped)."""
         try:
@@ -485,11 +496,6 @@ def shown_sample(status: JobStatus) -> str | None:
         return None
     grid = images.open_image(status.sample)
     return common.shown_png(grid, common.output_folder(), f"{status.name}-step{status.step}")
-
-
-def _whole(number: float | None) -> int | None:
-    """A whole number from a gr.Number, keeping "empty" (the plan's default) as None."""
-    return None if number is None else int(number)
 
 
 def _duration(seconds: float | None) -> str:

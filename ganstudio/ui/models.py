@@ -9,6 +9,7 @@ from pathlib import Path
 import gradio as gr
 
 from ganstudio.errors import GanStudioError, ModelNotFoundError
+from ganstudio.export import export_archive
 from ganstudio.manifest import ModelEntry
 from ganstudio.registry import Registry, resolve_source
 from ganstudio.serving import load_model
@@ -104,7 +105,9 @@ def build_tab(registry: Registry, backends: gr.State, *, tab: gr.Tab) -> dict[st
         if name is None and files and len(files) > 1:
             raise GanStudioError("several files make one model: give it a name.")
         progress(0.1, desc="Reading and checking the checkpoint…")
-        entry = registry.import_model(_import_source(files, address), name=name, overwrite=bool(overwrite))
+        source, origin = _import_source(files, address)
+        entry = registry.import_model(source, name=name, overwrite=bool(overwrite), source=origin)
+        common.discard_uploads(files or [])
         tab_names = ", ".join(common.TASK_TABS.get(task, task) for task in entry.tasks) or "no tab (training only)"
         message = f"Imported **{entry.name}** ({entry.arch}). Find it in: {tab_names}."
         return message, model_rows(registry, backends)
@@ -122,7 +125,8 @@ def build_tab(registry: Registry, backends: gr.State, *, tab: gr.Tab) -> dict[st
         progress(0.1, desc=f"Exporting {entry.name} to ONNX and checking it against PyTorch…")
         model = load_model(registry, entry.name, backend="onnx")
         folder = Path(model.entry.base_dir)
-        archive = shutil.make_archive(str(common.output_folder() / f"{entry.name}-onnx"), "zip", root_dir=folder)
+        # the export's own zip and files, made once per model: asking again adds nothing to the disk
+        archive = str(export_archive(model.entry))
         parity = model.entry.metrics.get("onnx_parity_max_abs_diff", {})
         worst = max(parity.values(), default=0.0)
         message = f"Exported **{entry.name}**: {len(model.entry.files)} network(s), max difference from PyTorch {worst:.1e}."
@@ -135,8 +139,9 @@ def build_tab(registry: Registry, backends: gr.State, *, tab: gr.Tab) -> dict[st
                 concurrency_id=common.MODEL_QUEUE)
     remove.click(remove_model, [runtime_model, backends], [backends, runtime_info, table], api_name="remove_model",
                  concurrency_id=common.MODEL_QUEUE)
+    # imports wait for the Hub and read whole files: a queue of their own, so that they never hold a model slot
     imported = run_import.click(import_checkpoint, [files, address, new_name, overwrite, backends], [import_info, table],
-                     api_name="import_model", concurrency_id=common.MODEL_QUEUE)
+                                api_name="import_model", concurrency_id="imports", concurrency_limit=1)
     run_export.click(export_model, export_picker, [exported, export_info], api_name="export_onnx",
                      concurrency_id=common.MODEL_QUEUE)
     return {"runtime_model": runtime_model, "export_model": export_picker, "imported": imported}
@@ -155,7 +160,8 @@ def model_rows(registry: Registry, backends: dict, *, with_devices: bool = True)
         rows.append([
             entry.name, ", ".join(entry.tasks) or "training only", entry.arch, entry.format,
             common.BACKEND_NAMES[chosen], expected_device(chosen) if with_devices else "…", _size(entry),
-            f"{where}: {entry.source}" if entry.source else where, "yes" if {entry.name, f"{entry.name}-onnx"} & loaded else "",
+            f"{where}: {shown_source(entry.source)}" if entry.source else where,
+            "yes" if {entry.name, f"{entry.name}-onnx"} & loaded else "",
         ])
     return rows
 
@@ -198,19 +204,33 @@ def exportable(registry: Registry) -> list[str]:
     return [entry.name for entry in registry.entries() if entry.format != "onnx" and entry.tasks]
 
 
-def _import_source(files: list[str] | None, address: str | None) -> str:
-    """What to import: a hub address, an uploaded file, or a folder of the uploaded files."""
+MAX_UPLOADED_FILES = 8  # the most files one model is made of (StarGAN v2's or AdaIN's are 1 or 2)
+
+
+def shown_source(source: str) -> str:
+    """Where a model came from, for the table: an address as it is, a file by its name only (never a server path)."""
+    if source.startswith(("hf://", "package://")) or "/" not in source:
+        return source
+    return Path(source).name
+
+
+def _import_source(files: list[str] | None, address: str | None) -> tuple[str, str]:
+    """What to import (a hub address, an uploaded file, or a folder of the uploaded files), and the origin
+    to record for it (the address, or the uploaded files' names: their server paths mean nothing to anyone)."""
     address = (address or "").strip()
     if address:
         if not address.startswith("hf://"):
             raise GanStudioError("write a Hugging Face address as hf://owner/repo/path/to/file[@revision], or upload the file.")
-        return address
+        return address, address
     if not files:
         raise GanStudioError("upload a checkpoint file (or several for one model), or give an hf:// address.")
+    if len(files) > MAX_UPLOADED_FILES:
+        raise GanStudioError(f"one model is made of at most {MAX_UPLOADED_FILES} files; upload the files of one model.")
+    origin = "upload of " + ", ".join(Path(path).name for path in files)
     if len(files) == 1:
-        return files[0]
+        return files[0], origin
     # Several files make one model (CycleGAN's G_A and G_B): gather them under their own names.
     folder = common.output_folder()
     for path in files:
         shutil.copyfile(path, folder / Path(path).name)
-    return str(folder)
+    return str(folder), origin

@@ -96,6 +96,7 @@ def build_tab(registry: Registry, backends: gr.State, *, runs: BackgroundRuns | 
         return [(common.save_png(picture, folder, f"style{index}"), f"{index} · {name}")
                 for index, (picture, name) in enumerate(zip(previews[key], model.labels))]
 
+    @common.as_visitor
     def previews_on_change(model_name: str, backends: dict, progress=gr.Progress()):
         """The built-in styles, as soon as a multi-style model is picked."""
         if _styles(registry, common.find_entry(registry, model_name, "stylize")) == 0:

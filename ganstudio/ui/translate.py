@@ -32,7 +32,7 @@ def build_tab(registry: Registry, backends: gr.State) -> dict[str, gr.components
                     image = common.image_input("Input image (upload, paste or webcam)", height=300, elem_id="translate-image")
                     run = gr.Button("Translate", variant="primary")
                 with gr.Tab("Sketch", id="sketch"):
-                    sketch = gr.Sketchpad(label="Sketch", type="pil", image_mode="RGBA",
+                    sketch = common.sketch_input("Sketch", type="pil", image_mode="RGBA",
                                           canvas_size=(256, 256), fixed_canvas=True, height=320,
                                           brush=gr.Brush(default_size=14, colors=["#000000", "#404040"],
                                                          default_color="#000000", color_mode="fixed"),

@@ -93,3 +93,9 @@ def test_a_latent_guided_edit_returns_the_seed_it_drew(stargan_v2, chelsea):
     again = edit_domain(stargan_v2, chelsea, domain=1, seed=drawn.seed)
     assert again.seed == drawn.seed and np.array_equal(np.asarray(again.image), np.asarray(drawn.image))
     assert edit_domain(stargan_v2, chelsea, domain=1, reference=chelsea).seed is None
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), 1e30])
+def test_attribute_values_are_finite_and_bounded(stargan, chelsea, value):
+    with pytest.raises(GanStudioError, match="must be a number from -10 to 10"):
+        edit_attributes(stargan, chelsea, attributes={0: value})

@@ -149,3 +149,10 @@ def test_a_built_in_style_is_picked_by_its_name_or_its_number(registry, chelsea)
     assert np.array_equal(np.asarray(by_name), np.asarray(stylize(model, chelsea, style_index=16)))
     with pytest.raises(GanStudioError, match="Built-in styles: pastel gouache"):
         stylize(model, chelsea, style_index="starry night")
+
+
+@pytest.mark.parametrize("max_side", [10**9, float("nan"), 0, 1.5])
+def test_the_processing_size_is_bounded_whoever_calls(registry, chelsea, max_side):
+    # the UI's slider stops at 1024; a call through the API does not have to
+    with pytest.raises(GanStudioError, match="max_side must be a whole number from 8 to 2048"):
+        stylize(registry.load("magenta-26-styles"), chelsea, style_index=0, max_side=max_side)

@@ -15,13 +15,14 @@ import torch
 from PIL import Image
 from support import save_tiny_checkpoint
 
-from ganstudio.errors import GanStudioError
+from ganstudio.errors import GanStudioError, LimitError
+from ganstudio.policy import Policy, visiting
 from ganstudio.registry import Registry
 from ganstudio.tasks.generate import generate
 from ganstudio.train.config import FinetuneConfig
 from ganstudio.train.finetune import plan_finetune
 from ganstudio.train.jobs import JobManager, run_job
-from ganstudio.train.uploads import build_training_set, load_images
+from ganstudio.train.uploads import build_training_set, image_limit, load_images
 
 TINY = {"nz": 8, "ngf": 4, "nc": 1, "n_layers": 4}
 
@@ -274,6 +275,81 @@ def test_a_job_is_refused_before_training_when_the_studio_keeps_no_more_models(t
     registry = Registry(user_dir=tmp_path / "user", max_user_models=1)
     registry.import_model(save_tiny_checkpoint("dcgan", tmp_path / "netG_epoch_0.pth", nz=8, ngf=4, n_layers=4), name="kept")
     jobs = JobManager(registry)
-    with pytest.raises(GanStudioError, match="at most 1 models of your own"):
+    with pytest.raises(GanStudioError, match="at most 1 models of its users"):
         jobs.submit(name="another", config=_tiny_config(2), data={"images": np.zeros((8, 32, 32, 1), np.float32)})
     assert jobs.jobs() == []
+
+
+# -- limits and visitors (no job runs: the queue's scheduler is not started) ----------------------
+
+DATA = {"images": np.zeros((8, 32, 32, 1), np.float32)}
+
+
+@pytest.mark.parametrize(("options", "complaint"), [
+    ({"steps": 10**7}, "steps 10000000 is over this public studio's limit of 2000"),
+    ({"batch_size": 10**9}, "batch size 1000000000 is over this public studio's limit of 32"),
+    ({"image_size": 2048}, "image size 2048 is over this public studio's limit of 128"),
+    ({"lr": float("nan")}, "learning rate must be a number"),
+    ({"steps": float("inf")}, "steps must be a whole number"),
+])
+def test_a_public_studio_refuses_jobs_over_its_limits_before_reading_anything(tmp_path, options, complaint):
+    registry = Registry(user_dir=tmp_path / "user", policy=Policy.public_space())
+    with pytest.raises(GanStudioError, match=complaint):
+        plan_finetune(registry, kind="cyclegan", **options)
+
+
+def test_even_a_private_studio_refuses_absurd_jobs(tmp_path):
+    registry = Registry(user_dir=tmp_path / "user", policy=Policy.local())
+    with pytest.raises(LimitError, match="image size 2048 is over this studio's limit of 1024"):
+        plan_finetune(registry, kind="cyclegan", image_size=2048)
+    with pytest.raises(GanStudioError, match="lr must be a positive number"):
+        FinetuneConfig(kind="dcgan", lr=float("nan"))
+    with pytest.raises(GanStudioError, match="batch_size must be a whole number from 1 to 4096"):
+        FinetuneConfig(kind="dcgan", batch_size=10**9)
+    jobs = JobManager(registry)
+    with pytest.raises(LimitError, match="steps 1000000 is over this studio's limit of 100000"):
+        jobs.submit(name="long", config=_tiny_config(10**6), data=DATA)  # a config built without plan_finetune
+    assert jobs.jobs() == []
+
+
+def test_a_training_set_is_bounded_in_images(tmp_path):
+    folder = _digit_pngs(tmp_path / "pics", 12)
+    with pytest.raises(LimitError, match="more than 10 usable images"):
+        build_training_set("dcgan", files=[folder], size=32, channels=1, max_images=10)
+    assert image_limit(1000, 256 * 2**20, 128) == 1000 and image_limit(1000, 256 * 2**20, 512) == 85
+
+
+def test_jobs_belong_to_the_visitor_who_queued_them(tmp_path):
+    jobs = JobManager(Registry(user_dir=tmp_path / "user", policy=Policy.public_space()))
+    with visiting("alice"):
+        job = jobs.submit(name="alices-job", config=_tiny_config(2), data=DATA)
+        assert [status.id for status in jobs.jobs()] == [job.id]
+    with visiting("bob"):
+        assert jobs.jobs() == []
+        for action in (jobs.status, jobs.cancel, jobs.resume, jobs.losses):
+            with pytest.raises(GanStudioError, match=f"no job '{job.id}'"):
+                action(job.id)
+        with pytest.raises(GanStudioError, match="the name 'alices-job' is taken"):
+            jobs.submit(name="alices-job", config=_tiny_config(2), data=DATA, overwrite=True)
+    with visiting("alice"):
+        assert jobs.cancel(job.id).state == "cancelled"
+    assert [status.id for status in jobs.jobs()] == [job.id]  # outside a request: every job
+
+
+def test_queued_jobs_take_their_place_under_the_quotas(tmp_path):
+    registry = Registry(user_dir=tmp_path / "user", policy=Policy.public_space(max_user_models=2, max_active_jobs=3))
+    jobs = JobManager(registry)
+    with visiting("alice"):
+        first = jobs.submit(name="a1", config=_tiny_config(2), data=DATA)
+        with pytest.raises(LimitError, match="you have 1 job\\(s\\) queued or running"):
+            jobs.submit(name="a2", config=_tiny_config(2), data=DATA)
+    with visiting("bob"):
+        jobs.submit(name="b1", config=_tiny_config(2), data=DATA)
+    with visiting("carol"), pytest.raises(LimitError, match="at most 2 models of its users"):
+        jobs.submit(name="c1", config=_tiny_config(2), data=DATA)  # two queued jobs fill a cap of two models
+    with visiting("alice"):
+        jobs.cancel(first.id)  # gives its place up
+    with visiting("carol"):
+        jobs.submit(name="c1", config=_tiny_config(2), data=DATA)
+    with visiting("alice"), pytest.raises(LimitError, match="at most 2 models of its users"):
+        jobs.resume(first.id)  # resuming takes a place again

@@ -52,3 +52,44 @@ def sample_paths(tmp_path_factory) -> dict[str, str]:
     paths["not_an_image"] = str(folder / "notes.png")
     Path(paths["not_an_image"]).write_text("these are notes, not pixels\n")
     return paths
+
+
+@pytest.fixture(scope="session")
+def unreachable_hub(tmp_path_factory):
+    """A Hugging Face cache with one cached repository, 'someone/repo', and a Hub that cannot be reached (nothing
+    listens at its address): what the attack runs saw on a machine without internet."""
+    from huggingface_hub import constants
+
+    from ui.studio import save_tiny_checkpoint
+
+    cache = tmp_path_factory.mktemp("hub")
+    commit = "0123456789abcdef0123456789abcdef01234567"
+    repo = cache / "models--someone--repo"
+    save_tiny_checkpoint("dcgan", repo / "snapshots" / commit / "gens" / "netG_epoch_9.pth", nz=8, ngf=4, n_layers=4)
+    (repo / "refs").mkdir(parents=True)
+    (repo / "refs" / "main").write_text(commit)
+    patch = pytest.MonkeyPatch()
+    patch.setattr(constants, "HF_HUB_CACHE", str(cache))
+    patch.setattr(constants, "HF_HUB_OFFLINE", False)
+    patch.setattr(constants, "ENDPOINT", "http://127.0.0.1:9")
+    yield cache
+    patch.undo()
+
+
+@pytest.fixture(scope="session")
+def public_studio(tmp_path_factory, unreachable_hub):
+    """A public studio (as a Space runs it) with three shared tiny models and room for six more: (url, registry)."""
+    from ui.studio import make_public_registry, serve
+
+    registry = make_public_registry(tmp_path_factory.mktemp("public"), max_user_models=9)
+    app, url = serve(registry)
+    yield url, registry
+    app.close()
+
+
+@pytest.fixture
+def visitor(public_studio):
+    """A new visitor of the public studio (a gradio_client Client has a session of its own)."""
+    from gradio_client import Client
+
+    return Client(public_studio[0], verbose=False)

@@ -134,3 +134,26 @@ def serve(registry, port: int | None = None):
     port = port or free_port()
     app.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True, **launch_options())
     return app, f"http://127.0.0.1:{port}/"
+
+
+def make_public_registry(root: Path, *, max_user_models: int, tiny_models: bool = True):
+    """The registry of a studio started as a public Space is (``GANSTUDIO_PUBLIC=1``), holding the tiny models
+    as shared ones (imported outside any request, as its owner would) unless ``tiny_models`` is False."""
+    import os
+
+    from ganstudio.registry import Registry
+
+    before = os.environ.get("GANSTUDIO_PUBLIC")
+    os.environ["GANSTUDIO_PUBLIC"] = "1"
+    try:
+        registry = Registry(user_dir=root / "user", max_user_models=max_user_models)
+    finally:
+        if before is None:
+            del os.environ["GANSTUDIO_PUBLIC"]
+        else:
+            os.environ["GANSTUDIO_PUBLIC"] = before
+    if tiny_models:
+        for name, path in make_tiny_models(root / "checkpoints").items():
+            if name in ("tiny-dcgan", "tiny-cgan", "tiny-cyclegan"):
+                registry.import_model(path, name=name)
+    return registry

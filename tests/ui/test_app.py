@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import inspect
 import os
 import subprocess
 import sys
@@ -67,3 +68,28 @@ def test_app_py_serves_on_the_given_host_and_port_without_loading_models(tmp_pat
         server.terminate()
         server.wait(timeout=20)
     assert not Path(tmp_path, "onnx").exists()  # nothing was exported or loaded at start
+
+
+def test_every_callback_that_reads_models_or_jobs_runs_as_its_visitor(tmp_path):
+    import typing
+
+    import gradio as gr
+
+    from ganstudio.policy import Policy
+    from ganstudio.registry import Registry
+    from ganstudio.ui import build_app
+
+    app = build_app(Registry(user_dir=tmp_path / "user", policy=Policy.public_space()))
+    unscoped = []
+    for block_fn in app.fns.values():
+        fn = block_fn.fn
+        if fn is None:
+            continue
+        inner = inspect.unwrap(fn)
+        reads = {"registry", "jobs"} & set(inner.__code__.co_freevars)
+        if reads and not getattr(fn, "runs_as_visitor", False):
+            unscoped.append(f"{block_fn.api_name or inner.__name__} (reads {', '.join(sorted(reads))})")
+        elif getattr(fn, "runs_as_visitor", False):
+            # Gradio fills the request in only when it can read the annotation
+            assert typing.get_type_hints(fn)["request"] == typing.Optional[gr.Request], block_fn.api_name
+    assert not unscoped, f"wrap these with common.user_errors or common.as_visitor: {unscoped}"
