@@ -255,7 +255,7 @@ def check_description_numbers(info: ModelInfo) -> None:
     for key, value in info.options.items():
         if key.endswith("_side"):
             _check_whole(key, value, 1, MAX_MODEL_SIDE)
-        elif isinstance(value, (int, float)) and not _finite(value, MAX_OPTION_VALUE):
+        elif isinstance(value, (int, float)) and not isinstance(value, bool) and not _finite(value, MAX_OPTION_VALUE):
             raise CheckpointError(f"option {_shown(key)} must be a number within ±{MAX_OPTION_VALUE:g}, not {_shown(value)}.")
 
 
