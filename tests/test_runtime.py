@@ -135,4 +135,4 @@ def test_the_cpu_keeps_the_default_layout_that_measured_faster_there():
 
 def test_half_precision_on_the_cpu_is_refused_with_a_reason():
     with pytest.raises(BackendError, match="needs a GPU"):
-        runtime.TorchNetwork(torch.nn.Conv2d(3, 3, 1), "cpu", precision="float16")
+        runtime.TorchNetwork(torch.nn.Conv2d(3, 3, 1), "cpu", precision="fp16")
