@@ -250,11 +250,11 @@ def _torch_support(precision: str, device: str, cpu: CpuFeatures) -> PrecisionSu
         return PrecisionSupport(precision, True, True, f"{precision} autocast on the GPU")
     if precision == "fp16":
         return PrecisionSupport(precision, False, False,
-                                "fp16 with PyTorch needs a GPU; on the CPU use fp32, or int8 with --backend onnx.")
+                                "fp16 with PyTorch needs a GPU; on the CPU use fp32, or int8 (ONNX Runtime).")
     if not cpu.bf16:
         return PrecisionSupport(precision, False, False,
                                 f"bf16 needs a CPU with AVX-512-BF16 or AMX; this one is {cpu.describe()}, so PyTorch "
-                                "would emulate bf16, slower than fp32. Use fp32, or int8 with --backend onnx.")
+                                "would emulate bf16, slower than fp32. Use fp32, or int8 (ONNX Runtime).")
     return PrecisionSupport(precision, True, True, "bf16 autocast on the CPU's bf16 instructions")
 
 
