@@ -48,11 +48,7 @@ class TaskCalibration:
         Raises:
             BackendError: the model does no task that can be calibrated, or the sample pictures are missing.
         """
-        recorders = {name: _Recorder(network) for name, network in model.networks.items()}
-        recording = _with_networks(model, recorders)
-        for run in sample_runs(recording, held_out=False):
-            run()
-        return {name: recorder.feeds for name, recorder in recorders.items() if recorder.feeds}
+        return record_inputs(model, held_out=False)
 
     def compare(self, reference: LoadedModel, candidate: LoadedModel) -> Fidelity:
         """Pixels of ``candidate`` against ``reference`` on the held-out samples, in grey levels."""
@@ -62,6 +58,15 @@ class TaskCalibration:
             expected.extend(np.asarray(picture) for picture in run_reference())
             actual.extend(np.asarray(picture) for picture in run_candidate())
         return compare_levels(expected, actual)
+
+
+def record_inputs(model: LoadedModel, *, held_out: bool) -> Feeds:
+    """Each network's inputs, by input name, while the calibration (or held-out) sample runs go through."""
+    recorders = {name: _Recorder(network) for name, network in model.networks.items()}
+    recording = _with_networks(model, recorders)
+    for run in sample_runs(recording, held_out=held_out):
+        run()
+    return {name: recorder.feeds for name, recorder in recorders.items() if recorder.feeds}
 
 
 def sample_runs(model: LoadedModel, *, held_out: bool) -> list[Callable[[], list[Image.Image]]]:
