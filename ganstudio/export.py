@@ -22,6 +22,9 @@ from ganstudio.manifest import ModelEntry
 from ganstudio.registry import LoadedModel, read_model_json
 
 OPSET = 17
+# Recorded with each cached export: an export made by an older exporter is made again. 2: models that take
+# one size are traced at that size (1 traced them at 256 px, which such a model then refused to run at 32).
+EXPORTER_VERSION = 2
 PARITY_TOLERANCE = 1e-3
 EXAMPLE_BATCH = 2
 
@@ -47,11 +50,14 @@ def export_onnx(model: LoadedModel, target_dir: str | os.PathLike, *, source: st
     target.mkdir(parents=True, exist_ok=True)
     files: dict[str, str] = {}
     parity: dict[str, float] = {}
-    fixed = model.preprocessing.get("fixed_size") is not None
+    fixed_size = model.preprocessing.get("fixed_size")
+    fixed = fixed_size is not None
     for name, network in model.networks.items():
         module = network.module.to("cpu")
-        # batch 2, so an input whose first axis is not the batch (AdaIN's alpha) stays fixed
-        inputs = arch.example_inputs(config, name if arch.SPEC.container else "G", batch=EXAMPLE_BATCH)
+        # batch 2, so an input whose first axis is not the batch (AdaIN's alpha) stays fixed; a model that takes
+        # one size (the 32 px digit models) is traced at that size, as height and width are not left free
+        inputs = arch.example_inputs(config, name if arch.SPEC.container else "G", batch=EXAMPLE_BATCH,
+                                     size=int(fixed_size) if fixed else None)
         path = target / f"{name}.onnx"
         export_network(module, inputs, path, dynamic_size=not fixed)
         files[name] = path.name

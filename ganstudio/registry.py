@@ -47,7 +47,7 @@ from ganstudio.manifest import ModelEntry, read_manifest, write_manifest
 from ganstudio.models import ARCHITECTURES, get_architecture
 from ganstudio.models.spec import ModelInfo
 from ganstudio.policy import Policy, current_visitor, visible_to
-from ganstudio.runtime import Device, Network
+from ganstudio.runtime import Device, Network, Precision
 
 logger = logging.getLogger(__name__)
 
@@ -65,7 +65,11 @@ def default_user_dir() -> Path:
 
 @dataclass
 class LoadedModel:
-    """A model ready to run: its entry, its networks by name, its config, and what its tasks need to know (``info``)."""
+    """A model ready to run: its entry, its networks by name, its config, and what its tasks need to know (``info``).
+
+    ``precision`` is what its networks compute in: "fp32" (the official pixels), "fp16"/"bf16" (autocast or a
+    half-precision graph) or "int8" (a quantised ONNX file).
+    """
 
     entry: ModelEntry
     networks: dict[str, Network]
@@ -73,6 +77,7 @@ class LoadedModel:
     info: ModelInfo
     backend: str
     device: str
+    precision: str = "fp32"
 
     @property
     def name(self) -> str:
@@ -213,11 +218,14 @@ class Registry:
 
     # -- loading ---------------------------------------------------------------
 
-    def load(self, spec: str | os.PathLike | ModelEntry, *, backend: str = "auto", device: Device = "auto") -> LoadedModel:
-        """Resolve and load a model once per (model, backend, device); later calls hit the cache.
+    def load(self, spec: str | os.PathLike | ModelEntry, *, backend: str = "auto", device: Device = "auto",
+             precision: Precision = "fp32") -> LoadedModel:
+        """Resolve and load a model once per (model, backend, device, precision); later calls hit the cache.
 
         ``backend`` is "torch", "onnx" or "auto" (the model's own format). A PyTorch model runs with
-        ONNX Runtime through ``ganstudio.serving``, which exports it first.
+        ONNX Runtime through ``ganstudio.serving``, which exports it first. ``precision`` "fp16" or "bf16" autocasts
+        a PyTorch model, and "fp16" converts an ONNX graph; an int8 model is its own (quantised) ONNX entry, which
+        ``ganstudio.serving`` makes, so here "int8" only labels it.
 
         The registry's lock guards the cache only: files are read and networks built outside it, so
         a model that is already loaded never waits behind another one's load. Two requests for the
@@ -240,13 +248,16 @@ class Registry:
                 "which exports it to ONNX once."
             )
         # the source tells apart two exports cached under one name (the ONNX cache records the weights it came from)
-        key = (entry.name, entry.base_dir, entry.source, tuple(sorted(entry.files.items())), chosen, device)
+        key = (entry.name, entry.base_dir, entry.source, tuple(sorted(entry.files.items())), chosen, device, precision)
         with self._model_lock(key):
             with self._lock:
                 if key in self._loaded:
                     self._loaded.move_to_end(key)
                     return self._loaded[key]
-            model = load_onnx_model(entry, device=device) if chosen == "onnx" else load_torch_model(entry, device=device)
+            if chosen == "onnx":
+                model = load_onnx_model(entry, device=device, precision=precision)
+            else:
+                model = load_torch_model(entry, device=device, precision=precision)
             with self._lock:
                 self._loaded[key] = model
                 while len(self._loaded) > self.max_loaded:
@@ -721,7 +732,7 @@ def load_network(arch: ModuleType, state_dict: dict, *, overrides: dict | None =
     return build_module(arch, config, state_dict=state_dict), config
 
 
-def load_torch_model(entry: ModelEntry, *, device: Device = "auto") -> LoadedModel:
+def load_torch_model(entry: ModelEntry, *, device: Device = "auto", precision: Precision = "fp32") -> LoadedModel:
     """Build and load a PyTorch model as the manifest entry describes, on the best device.
 
     Raises:
@@ -739,20 +750,27 @@ def load_torch_model(entry: ModelEntry, *, device: Device = "auto") -> LoadedMod
         weights = read_weights(group)
         module, config = load_network(arch, weights.state_dict, overrides=entry.config, init_kwargs=weights.init_kwargs)
         named = arch.inference_networks(module, next(iter(group)))
-        networks.update({net: TorchNetwork(net_module, place) for net, net_module in named.items()})
+        networks.update({net: TorchNetwork(net_module, place, precision=precision) for net, net_module in named.items()})
     config_dict = dataclasses.asdict(config)
     return LoadedModel(entry=entry, networks=networks, config=config_dict, info=entry_info(entry, config_dict),
-                       backend="torch", device=place)
+                       backend="torch", device=place, precision=precision)
 
 
-def load_onnx_model(entry: ModelEntry, *, device: Device = "auto") -> LoadedModel:
-    """Open one ONNX Runtime session per network of an ONNX entry (torch is not imported)."""
+def load_onnx_model(entry: ModelEntry, *, device: Device = "auto", precision: Precision = "fp32") -> LoadedModel:
+    """Open one ONNX Runtime session per network of an ONNX entry (torch is not imported).
+
+    Raises:
+        BackendError: ``precision`` is bf16 (no ONNX Runtime provider runs it).
+    """
     from ganstudio.runtime import OnnxNetwork
 
-    networks = {role: OnnxNetwork(resolve_source(source, entry.base_dir), device) for role, source in entry.files.items()}
+    if precision == "bf16":
+        raise BackendError("ONNX Runtime does not run bf16 graphs; use fp16 on a GPU, int8 on the CPU, or PyTorch for bf16.")
+    networks = {role: OnnxNetwork(resolve_source(source, entry.base_dir), device, float16=precision == "fp16")
+                for role, source in entry.files.items()}
     devices = {network.device for network in networks.values()}
     return LoadedModel(entry=entry, networks=networks, config=dict(entry.config), info=entry_info(entry),
-                       backend="onnx", device="cuda" if devices == {"cuda"} else "cpu")
+                       backend="onnx", device="cuda" if devices == {"cuda"} else "cpu", precision=precision)
 
 
 def _apply_overrides(config, overrides: dict):

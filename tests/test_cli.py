@@ -310,3 +310,20 @@ def test_an_exported_stylegan_gives_the_same_image_without_torch(capsys, tiny_pi
         (torch_file,), (onnx_file,) = ((tmp_path / folder).glob(f"*-seed{seed}.png") for folder in ("torch", "onnx-images"))
         difference = np.abs(np.asarray(Image.open(torch_file), dtype=int) - np.asarray(Image.open(onnx_file), dtype=int))
         assert difference.max() <= 1
+
+
+def test_precision_int8_runs_the_quantised_model_and_reports_what_it_changed(capsys, tmp_path):
+    path = save_tiny_checkpoint("dcgan", tmp_path / "netG.pth", nz=8, ngf=8)
+    code, result = _run_json(capsys, ["generate", "--model", str(path), "--seed", "4", "--precision", "int8",
+                                      "--output", str(tmp_path / "int8.png")])
+    assert code == 0 and (result["backend"], result["precision"]) == ("onnx", "int8")
+    assert result["fidelity"]["psnr_db"] > 0 and isinstance(result["fidelity"]["visible"], bool)
+    assert Image.open(tmp_path / "int8.png").size == (64, 64)
+
+
+def test_a_precision_no_cpu_runtime_runs_natively_exits_2_with_the_reason(capsys, tmp_path, chelsea):
+    chelsea.save(tmp_path / "cat.png")
+    code, result = _run_json(capsys, ["stylize", "--model", "magenta-26-styles", "--content", str(tmp_path / "cat.png"),
+                                      "--precision", "fp16", "--device", "cpu", "--output", str(tmp_path / "o.png")])
+    assert code == 2 and "fp16 is not available for 'magenta-26-styles'" in result["error"] and "int8" in result["error"]
+    assert not (tmp_path / "o.png").exists()

@@ -1,6 +1,6 @@
 """The package's layers import downwards only, and no two modules import each other.
 
-    ui, cli, train, eval, bench  ->  tasks  ->  export, serving  ->  registry, runtime, images,
+    ui, cli, train, eval, bench  ->  tasks  ->  export, quantize, serving  ->  registry, runtime, images,
     checkpoints, manifest  ->  models  ->  errors, files, policy
 
 Every import counts, also those inside functions (a lazy import is still a dependency).
@@ -22,7 +22,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("ganstudio.models",),
     ("ganstudio.manifest", "ganstudio.checkpoints", "ganstudio.nvlabs_pickle", "ganstudio.images", "ganstudio.runtime",
      "ganstudio.registry", "ganstudio.feature_network"),
-    ("ganstudio.export", "ganstudio.serving"),
+    ("ganstudio.export", "ganstudio.quantize", "ganstudio.serving"),
     ("ganstudio.tasks",),
     ("ganstudio.train", "ganstudio.eval", "ganstudio.bench", "ganstudio.cli", "ganstudio.ui", "ganstudio.__main__"),
 )

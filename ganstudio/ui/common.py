@@ -41,6 +41,7 @@ from ganstudio.manifest import ModelEntry
 from ganstudio.policy import current_visitor, visiting
 from ganstudio.registry import LoadedModel, Registry
 from ganstudio.serving import load_model as load_on_backend
+from ganstudio.tasks.calibrate import TaskCalibration
 from ganstudio.ui.components import ImageInput, SketchInput
 
 logger = logging.getLogger("ganstudio.ui")
@@ -251,15 +252,21 @@ def entry_for(registry: Registry, name: str | None, task: str | None) -> ModelEn
     return entry
 
 
+def runtime_choice(backends: Mapping[str, str] | None, name: str) -> tuple[str, str]:
+    """The (backend, precision) this session chose for a model in the Models tab: stored as "onnx" or "onnx:int8"."""
+    backend, _, precision = (backends or {}).get(name, "auto").partition(":")
+    return backend or "auto", precision or "fp32"
+
+
 def load_model(registry: Registry, name: str | None, task: str | None, backends: Mapping[str, str] | None,
                progress: gr.Progress | None = None) -> LoadedModel:
-    """Load a picked model with the backend this session chose for it (Models tab), reporting progress."""
+    """Load a picked model with the backend and precision this session chose for it (Models tab), reporting progress."""
     entry = entry_for(registry, name, task)
-    backend = (backends or {}).get(entry.name, "auto")
+    backend, precision = runtime_choice(backends, entry.name)
     if progress is not None and entry.name not in registry.loaded_names():
         exporting = backend == "onnx" and entry.format != "onnx"
         progress(0.05, desc=f"Exporting {entry.name} to ONNX (first time only)…" if exporting else f"Loading {entry.name}…")
-    return load_on_backend(registry, entry.name, backend=backend)
+    return load_on_backend(registry, entry.name, backend=backend, precision=precision, calibration=TaskCalibration())
 
 
 def model_labels(registry: Registry, name: str | None) -> tuple[str, ...]:
@@ -272,7 +279,7 @@ def model_labels(registry: Registry, name: str | None) -> tuple[str, ...]:
 def describe_run(model: LoadedModel, started: float, detail: str = "") -> str:
     """The info line under a result: model, backend, device, time."""
     seconds = time.perf_counter() - started
-    backend = BACKEND_NAMES.get(model.backend, model.backend)
+    backend = BACKEND_NAMES.get(model.backend, model.backend) + ("" if model.precision == "fp32" else f" {model.precision}")
     extra = f" · {detail}" if detail else ""
     return f"**{model.name}** ({model.arch}) · {backend} on **{model.device.upper()}** · {seconds:.2f} s{extra}"
 

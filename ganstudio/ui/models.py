@@ -1,4 +1,4 @@
-"""Models tab: the registry as a table; import a checkpoint; export to ONNX; PyTorch or ONNX Runtime per model."""
+"""Models tab: the registry as a table; import a checkpoint; export to ONNX; runtime and precision per model."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from ganstudio.errors import GanStudioError, ModelNotFoundError
 from ganstudio.export import export_archive
 from ganstudio.manifest import ModelEntry
 from ganstudio.registry import Registry, resolve_source
-from ganstudio.serving import load_model
+from ganstudio.serving import int8_fidelity, load_model
 from ganstudio.ui import common
 
 HEADERS = ["Name", "Tasks", "Architecture", "Format", "Runtime", "Device", "Size", "Source", "Loaded"]
@@ -35,6 +35,7 @@ def build_tab(registry: Registry, backends: gr.State, *, tab: gr.Tab) -> dict[st
                                         allow_custom_value=True)
             backend = gr.Radio(common.BACKEND_CHOICES, value="auto", label="Runtime",
                                info="ONNX Runtime for a PyTorch model exports it once (slow the first time)")
+            precision = gr.Radio(precision_choices(), value="fp32", label="Precision", info=precision_info())
             apply = gr.Button("Use this runtime", variant="primary")
             runtime_info = common.run_info("Runtime")
             remove = gr.Button("Remove this model (imported or fine-tuned only)", variant="stop", size="sm")
@@ -64,19 +65,23 @@ def build_tab(registry: Registry, backends: gr.State, *, tab: gr.Tab) -> dict[st
         return model_rows(registry, backends), describe_devices()
 
     @common.user_errors
-    def set_backend(model_name: str, backend: str, backends: dict, progress=gr.Progress()):
-        """Run a model with PyTorch or ONNX Runtime in this session, and load it to show its device.
+    def set_backend(model_name: str, backend: str, backends: dict, precision: str = "fp32", progress=gr.Progress()):
+        """Run a model with PyTorch or ONNX Runtime, in fp32 or a faster precision, in this session; load it to show
+        its device and, for int8, what quantising changed.
 
         Args:
             model_name: any model (see /list_models).
             backend: "auto" (the model's own format), "torch" or "onnx".
+            precision: "fp32" (the official pixels), "int8" (ONNX Runtime on the CPU, quantised the first time),
+                "bf16" (PyTorch, where the hardware has it) or "fp16" (GPU).
         """
         entry = common.entry_for(registry, model_name, None)
-        chosen = {**(backends or {}), entry.name: backend}
+        precision = precision or "fp32"
+        chosen = {**(backends or {}), entry.name: backend if precision == "fp32" else f"{backend}:{precision}"}
+        if progress is not None and precision == "int8":
+            progress(0.05, desc=f"Preparing int8 {entry.name}: calibrating on sample pictures (first time only)…")
         model = common.load_model(registry, entry.name, None, chosen, progress)
-        runtime = common.BACKEND_NAMES[model.backend]
-        message = f"**{entry.name}** runs with {runtime} on **{model.device.upper()}** in this session."
-        return chosen, message, model_rows(registry, chosen)
+        return chosen, describe_runtime(entry.name, model), model_rows(registry, chosen)
 
     @common.user_errors
     def remove_model(model_name: str, backends: dict):
@@ -135,8 +140,8 @@ def build_tab(registry: Registry, backends: gr.State, *, tab: gr.Tab) -> dict[st
     # -- events
     gr.on([tab.select, refresh.click], list_models, backends, [table, devices], api_name="list_models",
           queue=False)
-    apply.click(set_backend, [runtime_model, backend, backends], [backends, runtime_info, table], api_name="set_backend",
-                concurrency_id=common.MODEL_QUEUE)
+    apply.click(set_backend, [runtime_model, backend, backends, precision], [backends, runtime_info, table],
+                api_name="set_backend", concurrency_id=common.MODEL_QUEUE)
     remove.click(remove_model, [runtime_model, backends], [backends, runtime_info, table], api_name="remove_model",
                  concurrency_id=common.MODEL_QUEUE)
     # imports wait for the Hub and read whole files: a queue of their own, so that they never hold a model slot
@@ -153,13 +158,15 @@ def model_rows(registry: Registry, backends: dict, *, with_devices: bool = True)
     bundled_dir = registry.weights_dir.resolve()
     rows = []
     for entry in registry.entries():
-        chosen = (backends or {}).get(entry.name, "auto")
+        chosen, precision = common.runtime_choice(backends, entry.name)
         if chosen == "auto":
-            chosen = "onnx" if entry.format == "onnx" else "torch"
+            chosen = "onnx" if entry.format == "onnx" or precision == "int8" else "torch"
         where = "bundled" if Path(entry.base_dir or ".").resolve() == bundled_dir else "imported"
+        runtime = common.BACKEND_NAMES[chosen] + ("" if precision == "fp32" else f" · {precision}")
+        device = "cpu" if precision == "int8" else expected_device(chosen)
         rows.append([
             entry.name, ", ".join(entry.tasks) or "training only", entry.arch, entry.format,
-            common.BACKEND_NAMES[chosen], expected_device(chosen) if with_devices else "…", _size(entry),
+            runtime, device if with_devices else "…", _size(entry),
             f"{where}: {shown_source(entry.source)}" if entry.source else where,
             "yes" if {entry.name, f"{entry.name}-onnx"} & loaded else "",
         ])
@@ -183,8 +190,58 @@ def expected_device(backend: str) -> str:
 
 def describe_devices() -> str:
     """The device line above the table."""
+    from ganstudio.runtime import cpu_features
+
     torch_place, onnx_place = expected_device("torch"), expected_device("onnx")
-    return f"PyTorch runs on **{torch_place.upper()}** · ONNX Runtime runs on **{onnx_place.upper()}**"
+    return (f"PyTorch runs on **{torch_place.upper()}** · ONNX Runtime runs on **{onnx_place.upper()}** · "
+            f"CPU: {cpu_features().describe()}")
+
+
+PRECISION_LABELS = {"fp32": "fp32 (official pixels)", "int8": "int8 (ONNX Runtime, CPU)", "bf16": "bf16 (PyTorch)",
+                    "fp16": "fp16 (GPU)"}
+
+
+@functools.cache
+def offered_precisions() -> dict[str, str]:
+    """Precision -> why it is or is not offered on this machine: each precision on the backend that runs it, on the
+    device it would use. One that the hardware would only emulate is left out. Decided without importing torch
+    (the app starts without it): a GPU is taken to be there when its driver loads, and checked when a model loads."""
+    from ganstudio.runtime import cuda_driver_present, precision_support
+
+    gpu = cuda_driver_present()
+    offered = {}
+    for precision, backend in (("fp32", "onnx"), ("int8", "onnx"), ("bf16", "torch"), ("fp16", "torch")):
+        place = "cuda" if gpu and precision != "int8" else "cpu"
+        if place == "cuda" and precision == "bf16":
+            offered[precision] = "bf16 autocast on the GPU (checked when the model loads)"
+            continue
+        support = precision_support(precision, backend=backend, device=place)
+        offered[precision] = support.note if support.usable else f"not offered: {support.note}"
+    return offered
+
+
+def precision_choices() -> list[tuple[str, str]]:
+    return [(PRECISION_LABELS[name], name) for name, note in offered_precisions().items() if not note.startswith("not offered")]
+
+
+def precision_info() -> str:
+    """The line under the precision choice: what is not offered here and why, and that fp32 stays the default."""
+    left_out = [f"{name}: {note.removeprefix('not offered: ')}" for name, note in offered_precisions().items()
+                if note.startswith("not offered")]
+    text = "fp32 gives the official pixels and stays the default; the faster precisions change them a little (shown after loading)."
+    return text + (" Not offered here: " + " ".join(left_out) if left_out else "")
+
+
+def describe_runtime(name: str, model) -> str:
+    """What a model now runs with, and for int8 what quantising changed on pictures calibration did not see."""
+    runtime = common.BACKEND_NAMES[model.backend] + ("" if model.precision == "fp32" else f" in **{model.precision}**")
+    message = f"**{name}** runs with {runtime} on **{model.device.upper()}** in this session."
+    fidelity = int8_fidelity(model) if model.precision == "int8" else None
+    if fidelity is not None:
+        verdict = ("a visible change: chosen explicitly, fp32 gives the official pixels" if fidelity.visible
+                   else "no visible change")
+        message += f" Measured against fp32 on held-out pictures: {fidelity.describe()} ({verdict})."
+    return message
 
 
 def _size(entry: ModelEntry) -> str:

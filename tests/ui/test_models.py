@@ -68,6 +68,27 @@ def test_onnx_runtime_chosen_for_a_model_is_used_in_this_session_only(client, st
     assert "ONNX Runtime" in onnx_info and "PyTorch" in other_info
 
 
+def test_int8_chosen_for_a_model_runs_quantised_and_shows_its_measured_cost(studio_url):
+    session = Client(studio_url, verbose=False)
+    message, table = session.predict("tiny-cgan", "auto", "int8", api_name="/set_backend")
+    assert "tiny-cgan** runs with ONNX Runtime in **int8** on **CPU" in message
+    assert "Measured against fp32 on held-out pictures: PSNR" in message and "grey levels" in message
+    assert _rows(table)["tiny-cgan"]["Runtime"] == "ONNX Runtime · int8"
+    info = session.predict("tiny-cgan", 4, 1, "1", 0.0, api_name="/generate")[2]
+    assert "ONNX Runtime int8" in info
+
+
+def test_the_precision_choice_offers_what_this_machine_runs_natively():
+    from ganstudio.runtime import cpu_features, cuda_driver_present
+    from ganstudio.ui.models import precision_choices, precision_info
+
+    offered = [value for _, value in precision_choices()]
+    assert offered[:2] == ["fp32", "int8"]
+    assert ("bf16" in offered) == (cpu_features().bf16 or cuda_driver_present())
+    if "bf16" not in offered:  # left out, with the reason
+        assert "bf16 needs a CPU with AVX-512-BF16 or AMX" in precision_info()
+
+
 def test_export_gives_a_zip_with_every_network_and_its_description(client):
     files, message = client.predict("tiny-stargan-v2", api_name="/export_onnx")
     archive = next(path for path in files if path.endswith(".zip"))
