@@ -131,6 +131,7 @@ def build_tab(registry: Registry, backends: gr.State, *, runs: BackgroundRuns | 
         path = common.save_png(output, common.output_folder(), f"{model.name}-stylized")
         return path, common.describe_run(model, started, f"{source} · {output.width}×{output.height} px")
 
+    @common.user_errors
     def method_options(chosen: str, model_name: str | None):
         """The network's controls, or the Optimise mode's (which always takes a style image)."""
         optimising = chosen == "optimise"
