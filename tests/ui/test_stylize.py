@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from PIL import Image
+
 from gradio_client import handle_file
 
 from ui.results import app_error, assert_not_blank, gallery_images, open_result
@@ -11,7 +13,8 @@ def test_arbitrary_style_from_an_image_at_the_output_size(client, sample_paths):
     result, info = client.predict("magenta-arbitrary", handle_file(sample_paths["cat"]), handle_file(sample_paths["hubble"]),
                                   0, 1.0, False, 128, api_name="/stylize")
     picture = open_result(result)
-    assert max(picture.size) == 128
+    # the network works within 128 px; the result comes back at the cat's own size (every image-to-image task)
+    assert picture.size == Image.open(sample_paths["cat"]).size
     assert_not_blank(picture)
     assert "ONNX Runtime" in info
 
