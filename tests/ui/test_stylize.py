@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from PIL import Image
-
 from gradio_client import handle_file
+from PIL import Image
 
 from ui.results import app_error, assert_not_blank, gallery_images, open_result
 
