@@ -234,3 +234,31 @@ def test_finetune_trains_an_uploaded_set_and_its_model_appears_in_the_pickers(pa
 
 def test_no_script_error_in_the_page(page):
     assert page.page_errors == []
+
+
+def test_a_public_studio_keeps_a_browsers_models_its_own_across_reloads(page, public_studio, tmp_path):
+    from ui.studio import save_tiny_checkpoint
+
+    checkpoint = save_tiny_checkpoint("dcgan", tmp_path / "netG_epoch_6.pth", nz=8, ngf=4, n_layers=4, seed=6)
+    browser = page.context.browser  # the module's Chromium; each context has a storage of its own
+    owner = browser.new_context().new_page()
+    owner.set_default_timeout(TIMEOUT_MS)
+    owner.goto(public_studio[0])
+    open_tab(owner, "Models")
+    owner.locator("#models-import-files input[type=file]").set_input_files([str(checkpoint)])
+    owner.locator("#models-import-files").get_by_text("netG_epoch_6").wait_for()
+    owner.locator("#models-import-name input, #models-import-name textarea").first.fill("browser-owned")
+    owner.get_by_role("button", name="Import", exact=True).click()
+    owner.get_by_text("Imported browser-owned").wait_for()
+    owner.reload()  # a new session: the browser's stored id makes it the same visitor
+    open_tab(owner, "Models")
+    owner.locator("#models-table").get_by_text("browser-owned").first.wait_for()
+    stranger = browser.new_context().new_page()
+    stranger.set_default_timeout(TIMEOUT_MS)
+    stranger.goto(public_studio[0])
+    open_tab(stranger, "Models")
+    stranger.locator("#models-table").get_by_text("tiny-dcgan").first.wait_for()
+    assert stranger.locator("#models-table").get_by_text("browser-owned").count() == 0
+    screenshot(owner, "public-models")
+    owner.context.close()
+    stranger.context.close()
