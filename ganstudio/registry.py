@@ -489,11 +489,15 @@ def _resolve_hub(address: str, policy: Policy) -> Path:
                                  f"Write {_HUB_FORM} (e.g. .../latest_net_G.pth).")
     try:
         if is_file:
-            cached = try_to_load_from_cache(repo_id, path, revision=revision)
-            if isinstance(cached, str):
-                return _inside_snapshot(Path(cached), path, address)
             if not constants.HF_HUB_OFFLINE:
-                _check_hub_file(repo_id, path, revision, policy)
+                try:
+                    _check_hub_file(repo_id, path, revision, policy)
+                except LocalEntryNotFoundError:
+                    # the Hub cannot be reached: a cached copy serves, as huggingface_hub would after its retries
+                    cached = try_to_load_from_cache(repo_id, path, revision=revision)
+                    if not isinstance(cached, str):
+                        raise
+                    return _inside_snapshot(Path(cached), path, address)
             return _inside_snapshot(Path(hf_hub_download(repo_id, path, revision=revision,
                                                          etag_timeout=policy.hub_timeout_s)), path, address)
         folder = snapshot_download(repo_id, revision=revision, allow_patterns=[f"{path}/*"])

@@ -303,6 +303,16 @@ def test_an_unreachable_hub_answers_in_seconds_without_retrying(tmp_path, monkey
     assert time.perf_counter() - started < 5  # huggingface_hub's own back-off takes 23 s
 
 
+def test_an_unreachable_hub_serves_a_cached_file_at_once(registry, offline_hub_cache, monkeypatch):
+    from huggingface_hub import constants
+
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
+    monkeypatch.setattr(constants, "ENDPOINT", "http://127.0.0.1:9")
+    started = time.perf_counter()
+    assert registry.resolve("hf://studio/digits/gens/netG_epoch_9.pth").arch == "dcgan"
+    assert time.perf_counter() - started < 5
+
+
 def test_a_public_studio_downloads_hub_files_only(tmp_path):
     registry = Registry(user_dir=tmp_path / "user", policy=Policy.public_space())
     with pytest.raises(ModelNotFoundError, match="single files from the Hub"):

@@ -65,6 +65,13 @@ class SketchInput(gr.Sketchpad):
 
     is_template = True
 
+    # Sketchpad is itself a template: the front end to use is the image editor's
+    def get_block_name(self) -> str:
+        return "imageeditor"
+
+    def get_block_class(self) -> str:
+        return "imageeditor"
+
     def preprocess(self, payload):
         if payload is None:
             return None

@@ -42,10 +42,10 @@ def build_tab(registry: Registry, backends: gr.State, *, tab: gr.Tab) -> dict[st
         with gr.Column():
             gr.Markdown("### Import a checkpoint")
             files = gr.File(label="Checkpoint file(s): a CycleGAN pair is latest_net_G_A.pth + latest_net_G_B.pth",
-                            file_count="multiple", file_types=CHECKPOINT_TYPES, height=120)
+                            file_count="multiple", file_types=CHECKPOINT_TYPES, height=120, elem_id="models-import-files")
             address = gr.Textbox(label="…or a Hugging Face file", placeholder="hf://owner/repo/path/to/G.pth[@revision]")
             with gr.Row(equal_height=True):
-                new_name = gr.Textbox(label="Name (optional)", placeholder="my-model", scale=3)
+                new_name = gr.Textbox(label="Name (optional)", placeholder="my-model", scale=3, elem_id="models-import-name")
                 overwrite = gr.Checkbox(False, label="Replace a model of this name", scale=2)
             run_import = gr.Button("Import", variant="primary")
             import_info = common.run_info("Import")
